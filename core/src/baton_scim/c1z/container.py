@@ -1,0 +1,162 @@
+"""The c1z container: a 5-byte magic followed by zstd frames of an SQLite file.
+
+Both directions stream through fixed-size buffers, so memory stays flat
+however large the database grows (c1z-format.md §1).
+"""
+
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import zstandard
+
+from .errors import C1zError
+
+logger = logging.getLogger(__name__)
+
+MAGIC = b"C1ZF\x00"
+SQLITE_HEADER = b"SQLite format 3\x00"
+COMPRESSION_LEVEL = 3
+
+_CHUNK = 1 << 20
+# A zstd frame header is at most 18 bytes; enough to read its parameters.
+_FRAME_HEADER_MAX = 18
+_SKIPPABLE_MAGIC = b"\x2a\x4d\x18"
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """Header facts of one zstd frame of a c1z payload."""
+
+    skippable: bool
+    window_size: int
+    dict_id: int
+    has_checksum: bool
+    content_size: int | None
+
+
+def write_c1z(database: Path, target: BinaryIO) -> int:
+    """Write the magic and one zstd frame of `database`; return bytes written.
+
+    Level 3 keeps the window at a few MiB, far below the 128 MiB the Baton
+    reader allows; no dictionary, content checksum on.
+    """
+    compressor = zstandard.ZstdCompressor(level=COMPRESSION_LEVEL, write_checksum=True)
+    target.write(MAGIC)
+
+    with database.open("rb") as source:
+        _, written = compressor.copy_stream(source, target, read_size=_CHUNK)
+
+    return len(MAGIC) + written
+
+
+def read_c1z(source: Path, database: Path) -> list[FrameInfo]:
+    """Decompress the c1z at `source` into the file `database`.
+
+    A zero-byte source gives an empty database file. Raises C1zError naming
+    `source` for a wrong magic, a broken or truncated payload, or a payload
+    that is not an SQLite database.
+    """
+    with source.open("rb") as raw, database.open("wb") as out:
+        magic = raw.read(len(MAGIC))
+        if magic and magic != MAGIC:
+            raise C1zError(f"{source}: not a c1z file (starts with {magic!r})")
+
+        frames = _decompress(raw, out, source)
+
+    _check_sqlite(database, source)
+    logger.debug("decompressed %s into %s (%d frames)", source, database, len(frames))
+    return frames
+
+
+def _decompress(raw: BinaryIO, out: BinaryIO, source: Path) -> list[FrameInfo]:
+    splitter = _FrameSplitter(out)
+    try:
+        while chunk := raw.read(_CHUNK):
+            splitter.feed(chunk)
+    except zstandard.ZstdError as error:
+        raise C1zError(f"{source}: broken zstd payload ({error})") from error
+
+    if splitter.in_frame:
+        raise C1zError(f"{source}: the zstd payload is truncated")
+    return splitter.frames
+
+
+class _FrameSplitter:
+    """Feeds a payload frame by frame to zstd so a cut-off frame is noticed.
+
+    The stream readers of `zstandard` end quietly at a truncated frame; a
+    decompressor per frame reports `eof` only once its frame is complete.
+    """
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._context = zstandard.ZstdDecompressor()
+        self._decoder = self._context.decompressobj()
+        self._head = b""
+        self.frames: list[FrameInfo] = []
+
+    @property
+    def in_frame(self) -> bool:
+        return bool(self._head)
+
+    def feed(self, data: bytes) -> None:
+        while data:
+            if len(self._head) < _FRAME_HEADER_MAX:
+                self._head += data[: _FRAME_HEADER_MAX - len(self._head)]
+            self._out.write(self._decoder.decompress(data))
+            if not self._decoder.eof:
+                return
+
+            data = self._decoder.unused_data
+            self._end_frame()
+
+    def _end_frame(self) -> None:
+        self.frames.append(_frame_info(self._head))
+        self._decoder = self._context.decompressobj()
+        self._head = b""
+
+
+def _frame_info(head: bytes) -> FrameInfo:
+    if head[1:4] == _SKIPPABLE_MAGIC and head[0] & 0xF0 == 0x50:
+        return FrameInfo(True, 0, 0, False, None)
+
+    params = zstandard.get_frame_parameters(head)
+    known = params.content_size != zstandard.CONTENTSIZE_UNKNOWN
+    return FrameInfo(
+        skippable=False,
+        window_size=params.window_size,
+        dict_id=params.dict_id,
+        has_checksum=bool(params.has_checksum),
+        content_size=params.content_size if known else None,
+    )
+
+
+def _check_sqlite(database: Path, source: Path) -> None:
+    with database.open("rb") as db:
+        header = db.read(len(SQLITE_HEADER))
+    if header and header != SQLITE_HEADER:
+        raise C1zError(f"{source}: the payload is not an SQLite database")
+
+
+def fsync_directory(directory: Path) -> None:
+    """Persist a rename in `directory` (a no-op where directories cannot sync)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        logger.debug("cannot fsync directory %s", directory)
+    finally:
+        os.close(fd)
+
+
+def remove_tree(path: Path | None) -> None:
+    """Delete a temporary directory, ignoring one that is already gone."""
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,3 @@
+"""Subcommands: each module registers its own on the shared app."""
+
+from . import providers  # noqa: F401

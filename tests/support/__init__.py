@@ -1,0 +1,1 @@
+"""Test servers: a real scim2-server and a hand-made fake SCIM provider."""
