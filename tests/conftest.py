@@ -11,8 +11,7 @@ import pytest
 pytest_plugins = ["tests.support.fixtures"]
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-GO_REFERENCE = SHARED / "fixtures" / "go-reference"
+GO_REFERENCE = ROOT / "tests" / "data" / "go-reference"
 
 
 @pytest.fixture

@@ -42,13 +42,9 @@ ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 SERVICE_PROVIDER_CONFIG = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 SCIM_JSON = "application/scim+json"
 
-#: Where the Go reference fixture lives: ``shared/`` sits beside the repository.
+#: The Go reference directory, kept in the repository's test data.
 GO_REFERENCE_DIRECTORY = (
-    Path(__file__).resolve().parents[3]
-    / "shared"
-    / "fixtures"
-    / "go-reference"
-    / "directory.json"
+    Path(__file__).resolve().parents[1] / "data" / "go-reference" / "directory.json"
 )
 
 ErrorStyle = Literal["scim", "zoom", "postman"]
