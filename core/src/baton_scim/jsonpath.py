@@ -20,6 +20,7 @@ from jsonpath_ng.ext import parse as parse_extended
 from .errors import ConfigError
 
 Finder = Callable[[Any], list[Any]]
+Getter = Callable[[Any], Any]
 
 _STEP = re.compile(r"([A-Za-z_][\w:\-]*)|\[(\d+)\]")
 _PLAIN = re.compile(r"^[A-Za-z_][\w:\-]*(\.[A-Za-z_][\w:\-]*|\[\d+\])*$")
@@ -31,13 +32,21 @@ _MISSING = object()
 
 
 class JsonPath:
-    """One compiled expression; ``first`` and ``all`` read it from a document."""
+    """One compiled expression; ``first`` and ``all`` read it from a document.
 
-    __slots__ = ("_find", "expression")
+    ``get`` is the hot-path form of ``first``: a plain function of the
+    document giving the first value, or None when nothing matches.
+    ``plain`` says the expression selects at most one value (no filter).
+    """
+
+    __slots__ = ("_find", "expression", "get", "plain")
 
     def __init__(self, expression: str) -> None:
         self.expression = expression
-        self._find = _compile(_strip_root(expression.strip()))
+        stripped = _strip_root(expression.strip())
+        self._find = _compile(stripped)
+        self.plain = not stripped or bool(_PLAIN.match(stripped))
+        self.get: Getter = _getter(stripped, self._find)
 
     def all(self, document: Any) -> list[Any]:
         """Every value the expression selects, in document order."""
@@ -79,6 +88,70 @@ def _compile(expression: str) -> Finder:
     if match:
         return _filter(match)
     return _general(expression)
+
+
+def _getter(expression: str, find: Finder) -> Getter:
+    """The cheapest function giving the first match, or None."""
+    if not expression:
+        return lambda document: document
+    if _PLAIN.match(expression):
+        return _plain_getter(_steps(expression))
+    match = _FILTER.match(expression)
+    if match:
+        return _filter_getter(match)
+
+    def get(document: Any) -> Any:
+        found = find(document)
+        return found[0] if found else None
+
+    return get
+
+
+def _plain_getter(steps: list[str | int]) -> Getter:
+    # One or two named steps cover nearly every mapping (``id``,
+    # ``name.givenName``); they skip the generic walk.
+    if len(steps) == 1 and isinstance(steps[0], str):
+        key = steps[0]
+        return lambda document: (
+            document.get(key) if isinstance(document, dict) else None
+        )
+    if len(steps) == 2 and isinstance(steps[0], str) and isinstance(steps[1], str):
+        outer, inner = steps
+
+        def get_nested(document: Any) -> Any:
+            if isinstance(document, dict):
+                value = document.get(outer)
+                if isinstance(value, dict):
+                    return value.get(inner)
+            return None
+
+        return get_nested
+
+    def get(document: Any) -> Any:
+        value = _walk(document, steps)
+        return None if value is _MISSING else value
+
+    return get
+
+
+def _filter_getter(match: re.Match[str]) -> Getter:
+    container = _plain_getter(_steps(match["list"]))
+    key = match["key"]
+    literal = _literal(match["lit"].strip())
+    rest = _steps(match["rest"]) if match["rest"] else []
+
+    def get(document: Any) -> Any:
+        items = container(document)
+        if not isinstance(items, list):
+            return None
+        for item in items:
+            if isinstance(item, dict) and item.get(key, _MISSING) == literal:
+                value = _walk(item, rest)
+                if value is not _MISSING:
+                    return value
+        return None
+
+    return get
 
 
 def _steps(expression: str) -> list[str | int]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import ProviderConfig
-from .jsonpath import JsonPath, compile_path
+from .jsonpath import Getter, JsonPath, compile_path
 from .records import GroupRecord, GroupRef, MemberRef, RoleRef, UserRecord
 
 logger = logging.getLogger(__name__)
@@ -27,6 +27,12 @@ class _ListPaths:
 
     path: JsonPath
     fields: dict[str, JsonPath | None]
+
+    def getters(self, *names: str) -> tuple[Getter | None, ...]:
+        """The hot-path getters of the named fields (None where unset)."""
+        return tuple(
+            None if (path := self.fields[name]) is None else path.get for name in names
+        )
 
 
 class Mapper:
@@ -43,6 +49,9 @@ class Mapper:
         self.active = compile_path(user.active, key="user.active")
         self.display_name = _optional(user.display_name, "user.displayName")
         self.roles = self._roles(config)
+        self._role_getters = (
+            self.roles.getters("value", "display", "type") if self.roles else ()
+        )
         self.user_groups = self._user_groups(config)
         self.group_id = compile_path(group.id, key="group.id")
         self.group_name = compile_path(group.display_name, key="group.displayName")
@@ -91,28 +100,28 @@ class Mapper:
 
     def user(self, resource: dict[str, Any]) -> UserRecord | None:
         """Map one SCIM user; None when it has no usable ID."""
-        user_id = as_id(self.user_id.first(resource))
+        user_id = as_id(self.user_id.get(resource))
         if not user_id:
             logger.debug("skipping a user without an id: keys %s", sorted(resource))
             return None
 
-        first = as_text(self.first_name.first(resource))
-        last = as_text(self.last_name.first(resource))
-        user_name = as_text(self.user_name.first(resource))
-        email = as_text(self.primary_email.first(resource))
+        first = as_text(self.first_name.get(resource))
+        last = as_text(self.last_name.get(resource))
+        user_name = as_text(self.user_name.get(resource))
+        email = as_text(self.primary_email.get(resource))
         if not email and self.first_email is not None:
-            email = as_text(self.first_email.first(resource))
+            email = as_text(self.first_email.get(resource))
 
         return UserRecord(
-            id=user_id,
-            user_name=user_name,
-            first_name=first,
-            last_name=last,
-            email=email,
-            active=as_bool(self.active.first(resource), default=True),
-            display_name=self._display(resource, first, last, user_name),
-            roles=self._read_roles(resource),
-            groups=self._read_groups(resource),
+            user_id,
+            user_name,
+            first,
+            last,
+            email,
+            as_bool(self.active.get(resource), default=True),
+            self._display(resource, first, last, user_name),
+            self._read_roles(resource),
+            self._read_groups(resource),
         )
 
     def _display(
@@ -123,7 +132,7 @@ class Mapper:
         if first or last:
             return f"{first} {last}".strip()
         if self.display_name is not None:
-            shown = as_text(self.display_name.first(resource))
+            shown = as_text(self.display_name.get(resource))
             if shown:
                 return shown
         return login
@@ -131,44 +140,50 @@ class Mapper:
     def _read_roles(self, resource: dict[str, Any]) -> list[RoleRef]:
         if self.roles is None:
             return []
+        items = _items(self.roles.path, resource)
+        if not items:
+            return []
+        value_of, display_of, type_of = self._role_getters
         roles = []
-        for item in _items(self.roles.path, resource):
-            value = as_text(_read(self.roles.fields["value"], item))
-            display = as_text(_read(self.roles.fields["display"], item)) or None
+        for item in items:
+            value = as_text(_read(value_of, item))
+            display = as_text(_read(display_of, item)) or None
             if value or display:
-                kind = as_text(_read(self.roles.fields["type"], item)) or None
+                kind = as_text(_read(type_of, item)) or None
                 roles.append(RoleRef(value or (display or ""), display, kind))
         return roles
 
     def _read_groups(self, resource: dict[str, Any]) -> list[GroupRef]:
         if self.user_groups is None:
             return []
+        id_of, name_of = self.user_groups.getters("id", "name")
         groups = []
         for item in _items(self.user_groups.path, resource):
-            group_id = as_id(_read(self.user_groups.fields["id"], item)) or None
-            name = as_text(_read(self.user_groups.fields["name"], item)) or None
+            group_id = as_id(_read(id_of, item)) or None
+            name = as_text(_read(name_of, item)) or None
             if group_id or name:
                 groups.append(GroupRef(group_id, name))
         return groups
 
     def group(self, resource: dict[str, Any]) -> GroupRecord | None:
         """Map one SCIM group; None when it has no usable ID."""
-        group_id = as_id(self.group_id.first(resource))
+        group_id = as_id(self.group_id.get(resource))
         if not group_id:
             logger.debug("skipping a group without an id: keys %s", sorted(resource))
             return None
-        name = as_text(self.group_name.first(resource)) or group_id
+        name = as_text(self.group_name.get(resource)) or group_id
         return GroupRecord(group_id, name, self._read_members(resource))
 
     def _read_members(self, resource: dict[str, Any]) -> list[MemberRef]:
         if self.members is None:
             return []
+        id_of, display_of, type_of = self.members.getters("id", "display", "type")
         members = []
         for item in _items(self.members.path, resource):
-            member_id = as_id(_read(self.members.fields["id"], item))
+            member_id = as_id(_read(id_of, item))
             if member_id:
-                display = as_text(_read(self.members.fields["display"], item)) or None
-                kind = as_text(_read(self.members.fields["type"], item)) or None
+                display = as_text(_read(display_of, item)) or None
+                kind = as_text(_read(type_of, item)) or None
                 members.append(MemberRef(member_id, display, kind))
         return members
 
@@ -178,22 +193,30 @@ def _optional(expression: str | None, key: str) -> JsonPath | None:
 
 
 def _items(path: JsonPath, resource: dict[str, Any]) -> list[Any]:
+    if path.plain:
+        # At most one value: the list itself, one object, or nothing.
+        value = path.get(resource)
+        if value is None:
+            return []
+        return value if isinstance(value, list) else [value]
     found = path.all(resource)
     if len(found) == 1 and isinstance(found[0], list):
         return found[0]
     return [item for item in found if item is not None]
 
 
-def _read(path: JsonPath | None, item: Any) -> Any:
-    if path is None:
+def _read(get: Getter | None, item: Any) -> Any:
+    if get is None:
         return None
     if not isinstance(item, dict):
         return item  # a list of plain strings: the item is the value
-    return path.first(item)
+    return get(item)
 
 
 def as_text(value: Any) -> str:
     """A string attribute; numbers become their decimal text, None empty."""
+    if value.__class__ is str:
+        return value
     if value is None or isinstance(value, dict | list):
         return ""
     if isinstance(value, bool):
@@ -205,6 +228,8 @@ def as_text(value: Any) -> str:
 
 def as_id(value: Any) -> str:
     """An identifier: strings as they are, numbers in decimal."""
+    if value.__class__ is str:
+        return value.strip()
     text = as_text(value).strip()
     if text and not isinstance(value, str):
         logger.debug("coerced a %s identifier to text", type(value).__name__)
@@ -213,6 +238,8 @@ def as_id(value: Any) -> str:
 
 def as_bool(value: Any, *, default: bool) -> bool:
     """A boolean attribute; "true"/"false" strings and 0/1 are coerced."""
+    if value is True or value is False:
+        return value
     if isinstance(value, bool):
         return value
     if value is None:

@@ -42,7 +42,7 @@ _PRAGMAS = (
     # there is nothing for a journal or an fsync to protect.
     "pragma journal_mode = off",
     "pragma synchronous = off",
-    "pragma cache_size = -65536",
+    "pragma cache_size = -8192",
 )
 
 _INSERT_RESOURCE_TYPE = (
@@ -233,7 +233,7 @@ class C1zWriter:
 
         row = (
             resource_type.id,
-            resource_type.SerializeToString(),
+            resource_type.SerializeToString(deterministic=True),
             self._sync_id,
             self._discovered_at,
         )
@@ -242,20 +242,37 @@ class C1zWriter:
     def add_resource(self, resource: Resource) -> None:
         """Store a resource under the external id `<type>:<id>`."""
         rid = resource.id
-        if not (rid.resource_type and rid.resource):
-            raise C1zError(f"a resource needs an id with type and resource: {rid}")
-
         parent_type = parent_id = None
         if resource.HasField("parent_resource_id"):
             parent = resource.parent_resource_id
             parent_type, parent_id = parent.resource_type, parent.resource
 
+        data = resource.SerializeToString(deterministic=True)
+        self.add_resource_data(
+            rid.resource_type, rid.resource, data, parent_type, parent_id
+        )
+
+    def add_resource_data(
+        self,
+        resource_type: str,
+        resource_id: str,
+        data: bytes,
+        parent_type: str | None = None,
+        parent_id: str | None = None,
+    ) -> None:
+        """Store a serialized Resource; the ids must be those inside `data`."""
+        if not (resource_type and resource_id):
+            raise C1zError(
+                "a resource needs an id with type and resource: "
+                f"{resource_type!r}, {resource_id!r}"
+            )
+
         row = (
-            rid.resource_type,
-            f"{rid.resource_type}:{rid.resource}",
+            resource_type,
+            f"{resource_type}:{resource_id}",
             parent_type,
             parent_id,
-            resource.SerializeToString(),
+            data,
             self._sync_id,
             self._discovered_at,
         )
@@ -273,7 +290,7 @@ class C1zWriter:
             on.resource_type,
             on.resource,
             entitlement.id,
-            entitlement.SerializeToString(),
+            entitlement.SerializeToString(deterministic=True),
             self._sync_id,
             self._discovered_at,
         )
@@ -284,21 +301,44 @@ class C1zWriter:
         entitlement = grant.entitlement
         on = entitlement.resource.id
         principal = grant.principal.id
-        row = (
+        self.add_grant_data(
             on.resource_type,
             on.resource,
             entitlement.id,
             principal.resource_type,
             principal.resource,
             grant.id,
-            grant.SerializeToString(),
+            grant.SerializeToString(deterministic=True),
+        )
+
+    def add_grant_data(
+        self,
+        resource_type: str,
+        resource_id: str,
+        entitlement_id: str,
+        principal_type: str,
+        principal_id: str,
+        grant_id: str,
+        data: bytes,
+    ) -> None:
+        """Store a serialized Grant; the ids must be those inside `data`."""
+        # Baton dereferences these four; a grant without them breaks its CLI.
+        if not (resource_id and entitlement_id and principal_id and grant_id):
+            raise C1zError(
+                f"a grant needs an id, entitlement and principal: {grant_id}"
+            )
+
+        row = (
+            resource_type,
+            resource_id,
+            entitlement_id,
+            principal_type,
+            principal_id,
+            grant_id,
+            data,
             self._sync_id,
             self._discovered_at,
         )
-        # Baton dereferences these four; a grant without them breaks its CLI.
-        if not (row[1] and row[2] and row[4] and row[5]):
-            raise C1zError(f"a grant needs an id, entitlement and principal: {row[5]}")
-
         self._add(self._grants, row)
 
     def _add(self, batch: _Batch, row: tuple[Any, ...]) -> None:

@@ -1,0 +1,41 @@
+"""The sync benchmark still runs end to end (tiny sizes; nothing is timed)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+SCRIPT = ROOT / "benchmarks" / "bench_sync.py"
+
+
+def test_sync_benchmark_runs_clean_and_throttled_at_tiny_sizes(tmp_path):
+    command = [
+        sys.executable,
+        str(SCRIPT),
+        *("--users", "200", "300"),
+        *("--groups", "10", "20"),
+        *("--faults", "0.3"),
+        "--json",
+    ]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=240, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+
+    table, *_, last = done.stdout.splitlines()
+    result = json.loads(last)
+    clean = [row for row in result["rows"] if not row["fault_rate"]]
+    throttled = [row for row in result["rows"] if row["fault_rate"]]
+
+    assert "baseline s" in table and "sync RSS MB" in table
+    assert [(row["users"], row["groups"]) for row in clean] == [(200, 10), (300, 20)]
+    # 300 users and 20 groups at 100 a page: three pages and one, one request each.
+    assert clean[1]["pages"] == clean[1]["requests"] == 4
+    assert all(row["sync_rss_mb"] > 0 and row["file_mb"] > 0 for row in clean)
+    (faulty,) = throttled
+    assert faulty["throttled"] > 0 and faulty["retries"] == faulty["throttled"]
+    assert faulty["requests"] == clean[1]["requests"] + faulty["throttled"]
+    assert result["same_content"] is True
