@@ -41,6 +41,8 @@ USERS = {
     ),
     "long values": _user(user_name=LONG, first_name=LONG, email=f"{LONG}@example.com"),
     "long id": _user(id="i" * 5000),
+    "long display name only": _user(display_name="Barbara " + LONG),
+    "values just below and at 100 bytes": _user(user_name="u" * 99, email="e" * 100),
 }
 
 

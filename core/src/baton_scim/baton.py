@@ -205,32 +205,71 @@ def _key(name: str) -> bytes:
 
 # Struct map entries go in ascending key order, as deterministic output
 # sorts them: first_name, last_name, login, user_id, username.
-_FIRST_NAME, _LAST_NAME, _LOGIN, _USER_ID_KEY, _USERNAME = (
+_PROFILE_KEYS = tuple(
     _key(name) for name in ("first_name", "last_name", "login", "user_id", "username")
+)
+
+
+# The five profile entries of a user with short values (the usual case),
+# in one format: entry length, Value length, string length, string.
+_SHORT_VALUE = 100
+_SHORT_PROFILE = (
+    b"\x0a%c\x0a\x0afirst_name\x12%c\x1a%c%s"
+    b"\x0a%c\x0a\x09last_name\x12%c\x1a%c%s"
+    b"\x0a%c\x0a\x05login\x12%c\x1a%c%s"
+    b"\x0a%c\x0a\x07user_id\x12%c\x1a%c%s"
+    b"\x0a%c\x0a\x08username\x12%c\x1a%c%s"
 )
 
 
 def user_resource_data(user: UserRecord) -> bytes:
     """The serialized ``user_resource(user)``."""
-    user_id = user.id.encode()
-    user_name = user.user_name.encode()
-    email = user.email.encode()
-    profile = (
-        _profile_entry(_FIRST_NAME, user.first_name.encode())
-        + _profile_entry(_LAST_NAME, user.last_name.encode())
-        + _profile_entry(_LOGIN, email or user_name)
-        + _profile_entry(_USER_ID_KEY, user_id)
-        + _profile_entry(_USERNAME, user_name)
-    )
+    user_id, user_name = user.id.encode(), user.user_name.encode()
+    first, last = user.first_name.encode(), user.last_name.encode()
+    email, display = user.email.encode(), user.display_name.encode()
+    values = (first, last, email or user_name, user_id, user_name)
+    longest = max(len(user_id), len(user_name), len(first), len(last), len(email))
+    if longest < _SHORT_VALUE and len(display) < _SHORT_VALUE:
+        return _short_user_data(values, email, display, user.active)
+
+    profile = b"".join(map(_profile_entry, _PROFILE_KEYS, values))
     trait = _STATUS[bool(user.active)] + _field(b"\x1a", profile) + _HUMAN
     if email:
         trait = _field(b"\x0a", _field(b"\x0a", email) + b"\x10\x01") + trait
-    display = _field(b"\x1a", user.display_name.encode()) if user.display_name else b""
+    shown = _field(b"\x1a", display) if display else b""
     return (
         _field(b"\x0a", _USER_ID + _field(b"\x12", user_id))
-        + display
+        + shown
         + _field(b"\x22", _ANY_USER_TRAIT + _field(b"\x12", trait))
     )
+
+
+def _short_user_data(
+    values: tuple[bytes, ...], email: bytes, display: bytes, active: bool
+) -> bytes:
+    """``user_resource_data`` when no value reaches ``_SHORT_VALUE`` bytes.
+
+    Every length then stays below ``_VARINTS``, so lengths come straight
+    from the table and the profile from one format.
+    """
+    first, last, login, user_id, user_name = values
+    n_first, n_last, n_login = len(first), len(last), len(login)
+    n_id, n_name = len(user_id), len(user_name)
+    profile = _SHORT_PROFILE % (
+        n_first + 16, n_first + 2, n_first, first,
+        n_last + 15, n_last + 2, n_last, last,
+        n_login + 11, n_login + 2, n_login, login,
+        n_id + 13, n_id + 2, n_id, user_id,
+        n_name + 14, n_name + 2, n_name, user_name,
+    )  # fmt: skip
+    trait = _STATUS[bool(active)] + b"\x1a" + _LENGTHS[len(profile)] + profile + _HUMAN
+    if email:
+        trait = b"\x0a%c\x0a%c%s\x10\x01" % (len(email) + 4, len(email), email) + trait
+    packed = _ANY_USER_TRAIT + b"\x12" + _LENGTHS[len(trait)] + trait
+    head = b"\x0a%c\x0a\x04user\x12%c%s" % (n_id + 8, n_id, user_id)
+    if display:
+        head += b"\x1a%c%s" % (len(display), display)
+    return head + b"\x22" + _LENGTHS[len(packed)] + packed
 
 
 def user_principal_data(user: str) -> bytes:
