@@ -38,4 +38,4 @@ def test_sync_benchmark_runs_clean_and_throttled_at_tiny_sizes(tmp_path):
     (faulty,) = throttled
     assert faulty["throttled"] > 0 and faulty["retries"] == faulty["throttled"]
     assert faulty["requests"] == clean[1]["requests"] + faulty["throttled"]
-    assert result["same_content"] is True
+    assert faulty["same_rows"] is True
