@@ -104,11 +104,9 @@ def main() -> None:
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
 
-    if args.mode == "baseline":
-        function: Any = baseline
-        call = (args.url, args.token, args.page_size)
-    else:
-        function = sync
+    function: Any = baseline if args.mode == "baseline" else sync
+    call: tuple[Any, ...] = (args.url, args.token, args.page_size)
+    if args.mode == "sync":
         call = (args.config, args.token, args.out, args.page_size)
     if args.profile:
         result = profiled(function, args.profile, *call)

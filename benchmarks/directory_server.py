@@ -79,7 +79,11 @@ class Directory:
             "id": user_id,
             "externalId": f"emp-{number:07d}",
             "userName": login,
-            "name": {"givenName": first, "familyName": last, "formatted": ""},
+            "name": {
+                "givenName": first,
+                "familyName": last,
+                "formatted": f"{first} {last}",
+            },
             "displayName": f"{first} {last}",
             "active": number % 10 != 0,
             "emails": emails,
@@ -89,7 +93,6 @@ class Directory:
             ],
             "meta": _meta("User", user_id, number),
         }
-        user["name"]["formatted"] = f"{first} {last}"
         return _dump(user)
 
     def _group(self, rng: random.Random, number: int, members: int) -> bytes:
@@ -297,16 +300,17 @@ class ServerProcess:
         self.spec = spec
         self.token = token
         self.cpu = cpu
-        self.process: multiprocessing.Process | None = None
+        self.process: Any = None
         self.url = ""
 
     def __enter__(self) -> ServerProcess:
         context = multiprocessing.get_context("spawn")
         receive, send = context.Pipe(duplex=False)
-        self.process = context.Process(
+        process = context.Process(
             target=serve, args=(self.spec, self.token, send, self.cpu), daemon=True
         )
-        self.process.start()
+        process.start()
+        self.process = process
         send.close()
         if not receive.poll(600):
             raise RuntimeError("the benchmark server did not start")

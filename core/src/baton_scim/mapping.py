@@ -238,8 +238,6 @@ def as_id(value: Any) -> str:
 
 def as_bool(value: Any, *, default: bool) -> bool:
     """A boolean attribute; "true"/"false" strings and 0/1 are coerced."""
-    if value is True or value is False:
-        return value
     if isinstance(value, bool):
         return value
     if value is None:
