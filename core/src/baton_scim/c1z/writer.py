@@ -42,12 +42,12 @@ _PRAGMAS = (
     # there is nothing for a journal or an fsync to protect.
     "pragma journal_mode = off",
     "pragma synchronous = off",
-    # A fixed 16 MiB page cache keeps memory flat however large the
+    # A fixed 8 MiB page cache keeps memory flat however large the
     # directory. Large pages (a new file only; Baton reads any page size)
     # keep the B-trees shallow: a 100k-user sync makes a fifth of the page
     # reads and writes it makes with 4 KiB pages, in a third less CPU time.
     "pragma page_size = 32768",
-    "pragma cache_size = -16384",
+    "pragma cache_size = -8192",
 )
 
 _INSERT_RESOURCE_TYPE = (
