@@ -121,20 +121,24 @@ class Bench:
         self.config = workdir / "bench.yaml"
         self.config.write_text(CONFIG.format(url=server.url))
 
-    def baseline(self) -> Run:
-        """The fetch-only baseline: best of ``--repeat`` runs."""
-        return min(
-            (self._client("baseline") for _ in range(self.args.repeat)),
-            key=lambda run: run.seconds,
-        )
+    def rounds(self, files: dict[float, Path]) -> tuple[Run, dict[float, Run]]:
+        """Best of ``--repeat`` rounds: the baseline, then a sync per fault rate.
 
-    def sync(self, out: Path, fault_rate: float = 0.0) -> Run:
-        """The real sync into ``out``: best of ``--repeat`` runs."""
-        runs = []
+        Rounds interleave the clients, so that a busy spell on a shared
+        machine slows all of them rather than one.
+        """
+        baselines: list[Run] = []
+        syncs: dict[float, list[Run]] = {rate: [] for rate in files}
         for _ in range(self.args.repeat):
-            out.unlink(missing_ok=True)  # each run writes a fresh file
-            runs.append(self._client("sync", out, fault_rate))
-        return min(runs, key=lambda run: run.seconds)
+            baselines.append(self._client("baseline"))
+            for rate, out in files.items():
+                out.unlink(missing_ok=True)  # each run writes a fresh file
+                syncs[rate].append(self._client("sync", out, rate))
+
+        def best(runs: list[Run]) -> Run:
+            return min(runs, key=lambda run: run.seconds)
+
+        return best(baselines), {rate: best(runs) for rate, runs in syncs.items()}
 
     def _client(self, mode: str, out: Path | None = None, rate: float = 0.0) -> Run:
         self._control(f"{RESET_PATH}?fault_rate={rate}&seed={self.args.seed}")
@@ -216,19 +220,20 @@ def measure(users: int, groups: int, args: Any, workdir: Path) -> list[Row]:
         users, groups, members=args.members, seed=args.seed, page_size=args.page_size
     )
     server_cpu = args.cpus[1] if args.pin else None
+    files = {0.0: workdir / f"clean-{users}.c1z"}
+    if args.faults and users == max(args.users):
+        files[args.faults] = workdir / f"faults-{users}.c1z"
     with ServerProcess(spec, TOKEN, server_cpu) as server:
-        bench = Bench(server, workdir, args)
-        base = bench.baseline()
-        clean_file = workdir / f"clean-{users}.c1z"
-        clean = bench.sync(clean_file)
-        rows = [_row(spec, args, base, clean, clean_file)]
-        if args.faults and users == max(args.users):
-            faulty_file = workdir / f"faults-{users}.c1z"
-            faulty = bench.sync(faulty_file, args.faults)
-            row = _row(spec, args, base, faulty, faulty_file, args.faults)
-            row.ratio = faulty.seconds / clean.seconds
-            row.same_rows = content_digest(faulty_file) == content_digest(clean_file)
-            rows.append(row)
+        base, syncs = Bench(server, workdir, args).rounds(files)
+
+    clean = syncs[0.0]
+    rows = [_row(spec, args, base, clean, files[0.0])]
+    if args.faults and args.faults in syncs:
+        faulty = syncs[args.faults]
+        row = _row(spec, args, base, faulty, files[args.faults], args.faults)
+        row.ratio = faulty.seconds / clean.seconds
+        row.same_rows = content_digest(files[args.faults]) == content_digest(files[0.0])
+        rows.append(row)
     return rows
 
 
