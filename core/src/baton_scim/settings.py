@@ -25,6 +25,9 @@ class Settings:
     http_timeout_seconds: float = 300.0
     run_timeout_seconds: float | None = None
     ca_bundle: Path | None = None
+    max_attempts: int | None = None
+    max_retry_wait_seconds: float | None = None
+    max_response_mb: int | None = None
     # Test and embedding seams: an httpx transport for the SCIM service and
     # for the token endpoint (None means the network).
     transport: Any = None
@@ -44,7 +47,19 @@ class Settings:
             paging["concurrency"] = self.concurrency
         if paging:
             overrides["pagination"] = paging
+        http = self._http_overrides()
+        if http:
+            overrides["http"] = http
         return overrides
+
+    def _http_overrides(self) -> dict[str, Any]:
+        """Retry and size limits that flags set over the description's http."""
+        flags = {
+            "maxAttempts": self.max_attempts,
+            "maxRetryWaitSeconds": self.max_retry_wait_seconds,
+            "maxResponseMb": self.max_response_mb,
+        }
+        return {key: value for key, value in flags.items() if value is not None}
 
     @property
     def verify(self) -> Any:

@@ -1,0 +1,112 @@
+"""A sync rides through rate limits, gateway errors and dropped connections.
+
+The faults stand in front of the real scim2-server (``FaultMiddleware``),
+each named after the provider behaviour it reproduces (docs providers.md):
+
+- Slack's organisation-wide 429 with ``Retry-After`` in seconds (Slack
+  SCIM rate-limits page: "parse the Retry-After header and retry");
+- Zoom's 429 whose ``Retry-After`` is an ISO 8601 timestamp (Zoom rate
+  limits, daily caps), and the RFC 9110 HTTP-date form;
+- a gateway in front of the service answering 502/503/504 in plain text;
+- a connection closed without an answer (a load balancer recycling it);
+- a page served twice, as index paging shows when records shift
+  between two requests (RFC 7644 §3.4.2.4).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import itertools
+import secrets
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tests.support.fake_scim import (
+    CannedFault,
+    RecordedRequest,
+    Response,
+    drop_connection_once,
+    serve_page_twice,
+    server_errors,
+)
+from tests.support.hostile import SCIM2_SERVER, description, sync
+from tests.support.scim_server import FaultMiddleware, ScimServer, seed_directory
+from tests.support.snapshot import snapshot
+
+USERS = 300
+PAGE_SIZE = 10
+
+
+def slack_zoom_rate_limits(fraction: float, seed: int) -> CannedFault:
+    """429 to a seeded share of the requests, Retry-After in three forms.
+
+    Most answers carry Slack's delta-seconds ("0", so the test stays fast);
+    the others Zoom's ISO 8601 timestamp or an RFC 9110 HTTP date, both
+    naming the present moment, which means "now".
+    """
+    forms = itertools.cycle(["seconds", "seconds", "iso", "http-date"])
+
+    def make(_: RecordedRequest) -> Response:
+        form = next(forms)
+        value = "0"
+        if form == "iso":
+            value = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        elif form == "http-date":
+            value = email.utils.formatdate(time.time(), usegmt=True)
+        headers = {"Retry-After": value}
+        return Response.error_reply(429, "Too many requests", headers)
+
+    return CannedFault(make, fraction=fraction, seed=seed)
+
+
+@pytest.fixture(scope="module")
+def faulty_server():
+    """A seeded scim2-server behind a FaultMiddleware with no faults yet."""
+    middleware: list[FaultMiddleware] = []
+
+    def wrap(app):
+        middleware.append(FaultMiddleware(app, []))
+        return middleware[0]
+
+    token = f"tok-{secrets.token_hex(8)}"
+    with ScimServer(token, app_wrapper=wrap) as server:
+        seed_directory(server, users=USERS, groups=20)
+        yield server, middleware[0]
+
+
+def _run(server: ScimServer, folder: Path, name: str, **http):
+    config = description(
+        folder, server.url, base=SCIM2_SERVER, http=http, name=f"{name}.yaml"
+    )
+    out = folder / f"{name}.c1z"
+    result = sync(config, out, "--token", server.token, "--page-size", str(PAGE_SIZE))
+    return result, out
+
+
+def test_a_sync_through_429s_5xx_a_drop_and_a_repeated_page_equals_a_clean_one(
+    faulty_server, tmp_path
+):
+    server, middleware = faulty_server
+    middleware.faults = []
+    clean, clean_file = _run(server, tmp_path, "clean")
+    assert clean.exit_code == 0, clean.output
+
+    dropped = drop_connection_once("/Users")
+    repeated = serve_page_twice("/Users")
+    limited = slack_zoom_rate_limits(0.30, seed=3)
+    # 10% of all requests: the share of those the 429s let through.
+    failing = server_errors(0.10 / 0.70, seed=5)
+    middleware.faults = [dropped, repeated, limited, failing]
+    try:
+        faulty, faulty_file = _run(server, tmp_path, "faulty", maxAttempts=20)
+    finally:
+        middleware.faults = []
+
+    assert faulty.exit_code == 0, faulty.output
+    assert snapshot(faulty_file) == snapshot(clean_file)
+    assert dropped.fired == 1 and repeated.done
+    assert limited.fired >= 5 and failing.fired >= 2
+    assert "retrying GET" in faulty.stderr and "warning" not in faulty.stderr
