@@ -7,7 +7,7 @@ Every attempt the HTTP client sends passes three gates:
   between 1 and the configured concurrency;
 - an optional request rate from the provider description
   (``http.rateLimit``), kept as a sliding window so that no interval of
-  ``perSeconds`` ever holds more than ``requests`` sends;
+  ``perSeconds`` ever holds more than ``requests`` arrivals at the service;
 - a pause that every request honours once the service named a
   ``Retry-After``: Slack's limits count the whole organisation and Zoom's
   the whole account, so when one request is told to wait, the others
@@ -20,19 +20,17 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
 
 #: Successes in a row that earn one more request in flight (slow recovery).
 RECOVERY_SUCCESSES = 10
-#: Share of the interval added to the window: the service counts arrivals,
-#: and network jitter must not push one of our requests into its previous
-#: interval.
-RATE_CUSHION = 0.05
+_PENDING = float("inf")  # a request sent and not yet answered
 
 
 class AdaptiveConcurrency:
@@ -100,30 +98,56 @@ class AdaptiveConcurrency:
 
 
 class RequestRate:
-    """At most ``requests`` sends in any interval of ``per_seconds``."""
+    """At most ``requests`` sends in any interval of ``per_seconds``.
+
+    The service counts requests when they arrive, which is some time after
+    we send them, and not in the order we sent them. So a request opens
+    its interval when its answer is back (by then the service surely had
+    it), and a send waits until the request ``requests`` places before it
+    is answered and its interval is over. Every interval of the service's
+    clock then holds at most ``requests`` arrivals, whatever the latency.
+    """
 
     def __init__(
-        self, requests: int, per_seconds: float, clock: Clock = time.monotonic
+        self,
+        requests: int,
+        per_seconds: float,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.requests = requests
         self.per_seconds = per_seconds
-        self._window = per_seconds * (1 + RATE_CUSHION)
         self._clock = clock
-        self._sent: deque[float] = deque(maxlen=requests)
+        self._sleep = sleep
+        self._window: deque[list[float]] = deque(maxlen=requests)
         self._turn = asyncio.Lock()
+        self._answered = asyncio.Event()
 
-    async def wait_turn(self) -> float:
-        """Wait until one more send fits the window; returns the seconds waited."""
-        waited = 0.0
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Wait for a place in the window, then hold it until answered."""
+        entry = await self._reserve()
+        try:
+            yield
+        finally:
+            entry[0] = self._clock()
+            self._answered.set()
+
+    async def _reserve(self) -> list[float]:
         async with self._turn:
-            while len(self._sent) == self.requests:
-                delay = self._sent[0] + self._window - self._clock()
+            while len(self._window) == self.requests:
+                oldest = self._window[0][0]
+                if oldest == _PENDING:
+                    self._answered.clear()
+                    await self._answered.wait()
+                    continue
+                delay = oldest + self.per_seconds - self._clock()
                 if delay <= 0:
                     break
-                waited += delay
-                await asyncio.sleep(delay)
-            self._sent.append(self._clock())
-        return waited
+                await self._sleep(delay)
+            entry = [_PENDING]
+            self._window.append(entry)
+            return entry
 
 
 class Throttle:
@@ -134,10 +158,12 @@ class Throttle:
         concurrency: int,
         rate: RequestRate | None = None,
         clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.concurrency = AdaptiveConcurrency(concurrency)
         self.rate = rate
         self._clock = clock
+        self._sleep = sleep
         self._resume_at = 0.0
 
     @asynccontextmanager
@@ -146,9 +172,8 @@ class Throttle:
         generation = await self.concurrency.acquire()
         try:
             await self._paused()
-            if self.rate is not None:
-                await self.rate.wait_turn()
-            yield generation
+            async with self._rate_slot():
+                yield generation
         finally:
             self.concurrency.release()
 
@@ -165,6 +190,9 @@ class Throttle:
         """The service answered a request without throttling it."""
         self.concurrency.succeeded()
 
+    def _rate_slot(self) -> AbstractAsyncContextManager[None]:
+        return self.rate.slot() if self.rate is not None else nullcontext()
+
     async def _paused(self) -> None:
         while (delay := self._resume_at - self._clock()) > 0:
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
