@@ -52,6 +52,14 @@ PageCallback = Callable[["ListingState"], None]
 SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 #: 10 million resources at 100 a page: beyond any directory, short of forever.
 MAX_PAGES = 100_000
+_CHANGED = (
+    "the directory changed while it was listed twice; a resource moved "
+    "between pages may be missing: run the sync again for a settled picture"
+)
+_IGNORED_START = (
+    "pages up to startIndex={position} repeat the same resources; "
+    "the service seems to ignore startIndex"
+)
 
 
 @dataclass
@@ -367,6 +375,7 @@ class Lister:
             async for resources, end in spans:
                 yield resources
                 position = max(position, end)
+                self._guard_repeats(_IGNORED_START.format(position=end))
         if not walk_all and self._settled():
             return
         async for resources in self._sequential(position):
@@ -418,7 +427,6 @@ class Lister:
         The end is an empty page, or a page beyond the total that brings
         nothing new (resources that shifted there were already received).
         """
-        self._repeats = 0
         while True:
             page = await self._fetch(position, self.count, None)
             if not page.resources:
@@ -426,17 +434,15 @@ class Lister:
             position += len(page.resources)
             fresh = self._accept(page)
             yield fresh
-            self._guard_repeats(
-                f"pages up to startIndex={position} repeat the same resources; "
-                "the service seems to ignore startIndex"
-            )
+            self._guard_repeats(_IGNORED_START.format(position=position))
             if not fresh and position > (self.state.total or 0):
                 return
 
     def _guard_repeats(self, what: str) -> None:
         # One repeat is a page served twice (records shifted between two
         # requests); the same page again and again is a service that ignores
-        # the position it was asked for.
+        # the position it was asked for. Concurrent pages count in the order
+        # they arrive: two different positions never hold the same page.
         if self._repeats >= 2:
             raise ProtocolError(
                 f"GET {self.endpoint}: {what}",
@@ -474,17 +480,15 @@ class Lister:
                 hint="the service ignores startIndex or count here, or the token "
                 "cannot see these resources; check the pagination section",
             )
+        changed = self._moved and self.state.passes > 1
         if total is not None and unique < total:
             self._warn(
                 f"{self.endpoint}: the service announced {total} but listed "
                 f"{unique} distinct resources; the file holds those {unique}"
+                + (f"; {_CHANGED}" if changed else "")
             )
-        elif self._moved and self.state.passes > 1:
-            self._warn(
-                f"{self.endpoint}: the directory changed while it was listed "
-                "twice; a resource moved between pages may be missing: run the "
-                "sync again for a settled picture"
-            )
+        elif changed:
+            self._warn(f"{self.endpoint}: {_CHANGED}")
 
     def _warn(self, message: str) -> None:
         logger.warning(message)
