@@ -176,8 +176,10 @@ def test_empty_pages_under_an_announced_total_stop_with_an_error(tmp_path):
         result, _ = _run(server, tmp_path)
 
     line = one_error_line(result)
-    assert "GET Users: the service announced 25 resources (totalResults)" in line
-    assert "but listed none" in line
+    assert (
+        "GET /scim/v2/Users?startIndex=1&count=10: the service announced 25 "
+        "resources (totalResults) but listed none"
+    ) in line
 
 
 class IgnoresStartIndex(QuirkyScim):
@@ -299,5 +301,5 @@ async def test_a_listing_that_never_ends_stops_at_the_page_budget(tmp_path):
                 async for _ in lister.pages():
                     pass
 
-    assert "GET Users: still paging after 30 pages" in str(caught.value)
+    assert "GET /scim/v2/Users: still paging after 30 pages" in str(caught.value)
     assert len(server.requests) == 30

@@ -19,6 +19,8 @@ them broadly. Each error says what went wrong and, in ``hint``, what to do.
 
 from __future__ import annotations
 
+import signal
+
 
 class BatonScimError(Exception):
     """Base of every error raised on purpose; ``hint`` says what to do."""
@@ -98,5 +100,15 @@ class Interrupted(BatonScimError):
     """A signal stopped the run; the exit code follows the shell convention."""
 
     def __init__(self, signum: int) -> None:
-        super().__init__(f"interrupted by signal {signum}")
+        super().__init__(
+            f"interrupted by {_signal_name(signum)}",
+            hint="run it again; an interrupted sync leaves the previous file as it was",
+        )
         self.exit_code = 128 + signum
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"

@@ -229,6 +229,9 @@ class Lister:
         self._repeats = 0
         self._moved = False
         self._max_pages = max_pages
+        # How messages name the listing, and the first request of it.
+        self._where = client.label("GET", endpoint)
+        self._first_request = self._where
         pagination = provider.config.pagination
         self.count = min(
             pagination.page_size, pagination.max_page_size or pagination.page_size
@@ -265,6 +268,8 @@ class Lister:
             count=count,
             cursor=cursor,
         )
+        if self.state.pages == 0:
+            self._first_request = self.client.label("GET", self.endpoint, params)
         body = await self.client.get_json(self.endpoint, params=params)
         try:
             page: ListPage = hooks.baton_scim_read_page(
@@ -284,7 +289,7 @@ class Lister:
     def _guard_page_budget(self) -> None:
         if self.state.pages >= self._max_pages:
             raise ProtocolError(
-                f"GET {self.endpoint}: still paging after {self.state.pages} pages",
+                f"{self._where}: still paging after {self.state.pages} pages",
                 hint="the service's paging does not end; report it to the provider",
             )
 
@@ -352,7 +357,7 @@ class Lister:
         while next_cursor:
             if next_cursor in used:
                 raise ProtocolError(
-                    f"GET {self.endpoint}: the service gave the same cursor twice",
+                    f"{self._where}: the service gave the same cursor twice",
                     hint="its cursor paging loops; set pagination.method: index",
                 )
             used.add(next_cursor)
@@ -445,7 +450,7 @@ class Lister:
         # they arrive: two different positions never hold the same page.
         if self._repeats >= 2:
             raise ProtocolError(
-                f"GET {self.endpoint}: {what}",
+                f"{self._where}: {what}",
                 hint="set pagination.method in the description, or report it "
                 "to the provider",
             )
@@ -475,7 +480,7 @@ class Lister:
         total, unique = self.state.total, self.state.unique
         if total is not None and unique == 0 and total > 0:
             raise ProtocolError(
-                f"GET {self.endpoint}: the service announced {total} resources "
+                f"{self._first_request}: the service announced {total} resources "
                 "(totalResults) but listed none",
                 hint="the service ignores startIndex or count here, or the token "
                 "cannot see these resources; check the pagination section",
