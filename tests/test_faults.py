@@ -26,13 +26,21 @@ import pytest
 
 from tests.support.fake_scim import (
     CannedFault,
+    FakeScim,
     RecordedRequest,
     Response,
     drop_connection_once,
+    rate_limit,
     serve_page_twice,
     server_errors,
 )
-from tests.support.hostile import SCIM2_SERVER, description, sync
+from tests.support.hostile import (
+    SCIM2_SERVER,
+    description,
+    make_users,
+    one_error_line,
+    sync,
+)
 from tests.support.scim_server import FaultMiddleware, ScimServer, seed_directory
 from tests.support.snapshot import snapshot
 
@@ -110,3 +118,19 @@ def test_a_sync_through_429s_5xx_a_drop_and_a_repeated_page_equals_a_clean_one(
     assert dropped.fired == 1 and repeated.done
     assert limited.fired >= 5 and failing.fired >= 2
     assert "retrying GET" in faulty.stderr and "warning" not in faulty.stderr
+
+
+def test_a_wait_longer_than_the_retry_budget_fails_naming_the_flag(tmp_path):
+    # Zoom's daily caps answer 429 with a Retry-After hours away: waiting
+    # that long inside a scheduled sync helps no one.
+    token = "budget-token-1"
+    daily_cap = rate_limit(1.0, retry_after="30", path_contains="/Users")
+    with FakeScim(make_users(3), [], token=token, faults=[daily_cap]) as fake:
+        config = description(tmp_path, fake.url)  # maxRetryWaitSeconds: 5
+        flags = ("--api-key", token, "--max-retry-wait-seconds", "10")
+        result = sync(config, tmp_path / "sync.c1z", *flags)
+
+    line = one_error_line(result)
+    assert "GET /scim/v2/Users?startIndex=1&count=100: the service answered 429" in line
+    assert "asks to wait 30s (Retry-After), more than the 10s allowed" in line
+    assert daily_cap.fired == 1

@@ -198,6 +198,17 @@ def test_a_service_ignoring_start_index_stops_with_a_clear_error(tmp_path):
     assert len(_user_lists(server)) <= 5 + 3  # the first pass, then two repeats
 
 
+def test_ignoring_start_index_without_totals_stops_with_a_clear_error(tmp_path):
+    def no_total(payload: dict[str, Any], query: dict[str, str]) -> None:
+        del payload["totalResults"]
+
+    with IgnoresStartIndex(make_users(45), no_total) as server:
+        result, _ = _run(server, tmp_path)
+
+    assert "the service seems to ignore startIndex" in one_error_line(result)
+    assert len(_user_lists(server)) == 3
+
+
 def test_more_announced_than_listed_ends_with_a_warning(tmp_path):
     def overcount(payload: dict[str, Any], query: dict[str, str]) -> None:
         payload["totalResults"] = 55

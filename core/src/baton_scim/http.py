@@ -194,7 +194,7 @@ class ScimClient:
             started = time.perf_counter()
             outcome = await self._exchange(request)
             self.stats.requests += 1
-        self._observe(request, outcome, generation)
+        self._observe(outcome, generation)
 
         if isinstance(outcome, httpx.Response):
             elapsed = (time.perf_counter() - started) * 1000
@@ -249,9 +249,7 @@ class ScimClient:
             "(http.maxResponseMb) if pages really are that large",
         )
 
-    def _observe(
-        self, request: httpx.Request, outcome: Outcome, generation: int
-    ) -> None:
+    def _observe(self, outcome: Outcome, generation: int) -> None:
         """Tell the throttle what the service said about its load."""
         if not isinstance(outcome, httpx.Response):
             return

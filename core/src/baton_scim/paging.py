@@ -440,8 +440,18 @@ class Lister:
             fresh = self._accept(page)
             yield fresh
             self._guard_repeats(_IGNORED_START.format(position=position))
-            if not fresh and position > (self.state.total or 0):
+            if self._past_the_end(fresh, position):
                 return
+
+    def _past_the_end(self, fresh: list[dict[str, Any]], position: int) -> bool:
+        """A page beyond the total that brought nothing new ends a listing.
+
+        A page that repeats the one before does not: it is either a page
+        served twice, or the first sign of a service ignoring startIndex,
+        which the next page tells apart.
+        """
+        beyond = position > (self.state.total or 0)
+        return beyond and not fresh and self._repeats == 0
 
     def _guard_repeats(self, what: str) -> None:
         # One repeat is a page served twice (records shifted between two

@@ -34,7 +34,7 @@ class Settings:
     token_transport: Any = None
 
     def overrides(self) -> dict[str, Any]:
-        """Description keys that flags replace (endpoint, token URL, paging)."""
+        """Description keys that flags replace (endpoint, token URL, paging, http)."""
         overrides: dict[str, Any] = {}
         if self.api_endpoint:
             overrides["apiEndpoint"] = self.api_endpoint
