@@ -8,6 +8,7 @@ each named after the provider behaviour it reproduces (docs providers.md):
 - Zoom's 429 whose ``Retry-After`` is an ISO 8601 timestamp (Zoom rate
   limits, daily caps), and the RFC 9110 HTTP-date form;
 - a gateway in front of the service answering 502/503/504 in plain text;
+  (these three: 30% and 10% of the requests, ``EveryTenRequests``)
 - a connection closed without an answer (a load balancer recycling it);
 - a page served twice, as index paging shows when records shift
   between two requests (RFC 7644 §3.4.2.4).
@@ -25,14 +26,15 @@ from pathlib import Path
 import pytest
 
 from tests.support.fake_scim import (
-    CannedFault,
     FakeScim,
+    Fault,
     RecordedRequest,
+    Reply,
     Response,
     drop_connection_once,
     rate_limit,
     serve_page_twice,
-    server_errors,
+    status_phrase,
 )
 from tests.support.hostile import (
     SCIM2_SERVER,
@@ -48,26 +50,46 @@ USERS = 300
 PAGE_SIZE = 10
 
 
-def slack_zoom_rate_limits(fraction: float, seed: int) -> CannedFault:
-    """429 to a seeded share of the requests, Retry-After in three forms.
+class EveryTenRequests(Fault):
+    """Of every ten requests that reach it: three 429s and one gateway error.
 
-    Most answers carry Slack's delta-seconds ("0", so the test stays fast);
-    the others Zoom's ISO 8601 timestamp or an RFC 9110 HTTP date, both
-    naming the present moment, which means "now".
+    The 429s carry Slack's delta-seconds ("0", so the test stays fast),
+    Zoom's ISO 8601 timestamp and an RFC 9110 HTTP date, the last two
+    naming the present moment, which means "now". The gateway error is a
+    plain-text 502, 503 or 504. A fixed pattern makes the shares exact.
     """
-    forms = itertools.cycle(["seconds", "seconds", "iso", "http-date"])
 
-    def make(_: RecordedRequest) -> Response:
-        form = next(forms)
-        value = "0"
-        if form == "iso":
-            value = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        elif form == "http-date":
-            value = email.utils.formatdate(time.time(), usegmt=True)
-        headers = {"Retry-After": value}
-        return Response.error_reply(429, "Too many requests", headers)
+    LIMITED = {1: "seconds", 4: "iso", 7: "http-date"}
+    FAILED = 9
 
-    return CannedFault(make, fraction=fraction, seed=seed)
+    def __init__(self) -> None:
+        self.seen = 0
+        self.limited = 0
+        self.failed = 0
+        self._gateway = itertools.cycle([502, 503, 504])
+
+    def before(self, request: RecordedRequest) -> Reply:
+        slot = self.seen % 10
+        self.seen += 1
+        if slot in self.LIMITED:
+            self.limited += 1
+            return _rate_limited(self.LIMITED[slot])
+        if slot == self.FAILED:
+            self.failed += 1
+            status = next(self._gateway)
+            body = f"{status} {status_phrase(status)}\n".encode()
+            return Response(status, {"Content-Type": "text/plain"}, body)
+        return None
+
+
+def _rate_limited(form: str) -> Response:
+    value = "0"
+    if form == "iso":
+        value = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    elif form == "http-date":
+        value = email.utils.formatdate(time.time(), usegmt=True)
+    headers = {"Retry-After": value}
+    return Response.error_reply(429, "Too many requests", headers)
 
 
 @pytest.fixture(scope="module")
@@ -104,10 +126,8 @@ def test_a_sync_through_429s_5xx_a_drop_and_a_repeated_page_equals_a_clean_one(
 
     dropped = drop_connection_once("/Users")
     repeated = serve_page_twice("/Users")
-    limited = slack_zoom_rate_limits(0.30, seed=3)
-    # 10% of all requests: the share of those the 429s let through.
-    failing = server_errors(0.10 / 0.70, seed=5)
-    middleware.faults = [dropped, repeated, limited, failing]
+    pattern = EveryTenRequests()
+    middleware.faults = [dropped, repeated, pattern]
     try:
         faulty, faulty_file = _run(server, tmp_path, "faulty", maxAttempts=20)
     finally:
@@ -116,7 +136,9 @@ def test_a_sync_through_429s_5xx_a_drop_and_a_repeated_page_equals_a_clean_one(
     assert faulty.exit_code == 0, faulty.output
     assert snapshot(faulty_file) == snapshot(clean_file)
     assert dropped.fired == 1 and repeated.done
-    assert limited.fired >= 5 and failing.fired >= 2
+    assert pattern.seen >= 40
+    assert pattern.limited / pattern.seen == pytest.approx(0.3, abs=0.05)
+    assert pattern.failed / pattern.seen == pytest.approx(0.1, abs=0.03)
     assert "retrying GET" in faulty.stderr and "warning" not in faulty.stderr
 
 
