@@ -112,6 +112,7 @@ class LocalServer:
     def __init__(self, app: WSGIApplication, tls: TlsFiles | None = None) -> None:
         self.app = app
         self.tls = tls
+        self._origin = ""
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -131,6 +132,8 @@ class LocalServer:
             context.load_cert_chain(self.tls.certificate, self.tls.key)
             server.socket = context.wrap_socket(server.socket, server_side=True)
         self._server = server
+        scheme = "https" if self.tls else "http"
+        self._origin = f"{scheme}://127.0.0.1:{server.server_address[1]}"
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -149,11 +152,10 @@ class LocalServer:
 
     @property
     def origin(self) -> str:
-        """``http(s)://127.0.0.1:PORT``."""
-        if self._server is None:
-            raise RuntimeError("the server is not started")
-        scheme = "https" if self.tls else "http"
-        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
+        """``http(s)://127.0.0.1:PORT``; kept after stopping, for messages."""
+        if not self._origin:
+            raise RuntimeError("the server was never started")
+        return self._origin
 
 
 def self_signed_certificate(directory: Path) -> TlsFiles:
