@@ -322,7 +322,7 @@ def test_a_refused_token_request_names_the_auth_url_not_the_secret(
 
     line = _one_error(result)
     assert f"the token endpoint {url} answered 401: invalid_client" in line
-    assert "--scim-client-secret (BATON_SCIM_CLIENT_SECRET)" in line
+    assert "check --scim-client-id, --scim-client-secret or their BATON_*" in line
     assert secret not in result.output
     assert shape.basic_header().split()[1] not in result.output
     assert len(tokens.requests) == 1 and gate.seen == []

@@ -224,25 +224,24 @@ class ClientCredentialsAuth(httpx.Auth):
 
         # RFC 6750 §3.1 invalid_token: the token died early (revoked, or the
         # service restarted); one new token, and no second try after that.
-        logger.info("the service refused the access token (401); obtaining a new one")
-        token = await self._renew(stale=token)
+        token = await self._renew(stale=token, reason="the service refused it (401)")
         request.headers["Authorization"] = f"Bearer {token.get_secret_value()}"
         yield request
 
     async def _current_token(self) -> SecretStr:
         if self._token is not None and self._clock() < self._expires_at:
             return self._token
-        if self._token is not None:
-            logger.info("the access token is about to expire; obtaining a new one")
-        return await self._renew(stale=self._token)
+        return await self._renew(stale=self._token, reason="it is about to expire")
 
-    async def _renew(self, stale: SecretStr | None) -> SecretStr:
+    async def _renew(self, stale: SecretStr | None, reason: str) -> SecretStr:
         async with self._lock:
             if self._failure is not None:
                 raise self._failure
             # Another request renewed it while this one waited for the lock.
             if self._token is not None and self._token is not stale:
                 return self._token
+            if stale is not None:
+                logger.info("renewing the access token: %s", reason)
             try:
                 token, lifetime = await self._request_token()
             except BatonScimError as error:
@@ -300,7 +299,7 @@ class ClientCredentialsAuth(httpx.Auth):
         raise TransportError(
             f"cannot reach the token endpoint {display_url(self._url)}: "
             f"{_transport_text(outcome)}",
-            hint="check auth.authUrl (--auth-url) and the network",
+            hint="check auth.authUrl or --auth-url, and the network",
         )
 
     def _token_request(self, client: httpx.AsyncClient) -> httpx.Request:
@@ -339,7 +338,7 @@ class ClientCredentialsAuth(httpx.Auth):
             raise ProtocolError(
                 f"the token endpoint {display_url(self._url)} did not answer JSON "
                 f"({kind})",
-                hint="check auth.authUrl (--auth-url): it must be the token URL",
+                hint="check auth.authUrl or --auth-url: it must be the token URL",
             ) from None
         return self._token_from(body)
 
@@ -360,7 +359,7 @@ class ClientCredentialsAuth(httpx.Auth):
         return ProtocolError(
             f"the token endpoint {display_url(self._url)} redirects to {target}; "
             "client credentials never follow a redirect",
-            hint="set auth.authUrl (--auth-url) to the final token URL",
+            hint="set auth.authUrl or --auth-url to the final token URL",
         )
 
     def _status_error(self, response: httpx.Response) -> ServiceError:
@@ -378,16 +377,16 @@ class ClientCredentialsAuth(httpx.Auth):
                 detail=detail,
                 hint=f"check {self._credential_flags()}",
             )
-        hint = "check auth.authUrl (--auth-url)" if status < 500 else "try again later"
+        hint = "check auth.authUrl or --auth-url" if status < 500 else "try again later"
         return ServiceError(
             message, status=status, request=request, detail=detail, hint=hint
         )
 
     def _credential_flags(self) -> str:
-        flags = [named(flag) for flag in CLIENT_PAIR]
+        flags = list(CLIENT_PAIR)
         if self._config.token_request.account_id_param:
-            flags.append(named("--account-id"))
-        return ", ".join(flags)
+            flags.append("--account-id")
+        return ", ".join(flags) + " or their BATON_* variables"
 
 
 def _user_agent() -> str:
@@ -467,7 +466,7 @@ def _oauth_error(response: httpx.Response) -> str | None:
     if not isinstance(body, dict):
         return None
     parts = [body.get("error"), body.get("error_description") or body.get("reason")]
-    text = " ".join(part for part in parts if isinstance(part, str) and part)
+    text = ": ".join(part for part in parts if isinstance(part, str) and part)
     return text or None
 
 
@@ -521,14 +520,15 @@ def trust_context(ca_bundle: Path) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(ca_bundle))
     except FileNotFoundError:
         raise ConfigError(
-            f"--ca-bundle: {ca_bundle}: no such file",
-            hint="name a PEM file of CA certificates (BATON_CA_BUNDLE)",
+            f"--ca-bundle (BATON_CA_BUNDLE): {ca_bundle}: no such file",
+            hint="name a PEM file of CA certificates",
         ) from None
     except (ssl.SSLError, OSError, ValueError) as exc:
         raise ConfigError(
-            f"--ca-bundle: {ca_bundle}: not a PEM bundle of CA certificates "
+            f"--ca-bundle (BATON_CA_BUNDLE): {ca_bundle}: not a PEM bundle of CA "
+            "certificates "
             f"({type(exc).__name__})",
-            hint="name a PEM file of CA certificates (BATON_CA_BUNDLE)",
+            hint="name a PEM file of CA certificates",
         ) from None
 
 
@@ -588,7 +588,7 @@ def _basic_method(provider: str, credentials: Credentials) -> Method:
         raise CredentialsError(
             f"the {provider} provider uses basic authentication: "
             f"{' and '.join(missing)} missing",
-            hint="pass both --username and --password (auth.authType is basic)",
+            hint="pass both --username and --password: auth.authType is basic",
         )
     if ":" in (credentials.username or ""):
         # RFC 7617 §2: the user-id cannot contain a colon.
@@ -650,7 +650,7 @@ def _static_method(
         raise CredentialsError(
             f"the {provider} provider does not obtain tokens (auth.shouldObtainToken "
             f"is false), so {' and '.join(CLIENT_PAIR)} cannot be used",
-            hint=f"pass {named(order[0])}, or set auth.shouldObtainToken, "
+            hint=f"pass {order[0]}, or set auth.shouldObtainToken, "
             "auth.authUrl and auth.tokenPath in the description",
         )
     raise CredentialsError(
