@@ -10,8 +10,8 @@ from baton_scim.c1z import C1zError, C1zReader, C1zWriter
 from baton_scim.c1z import messages as m
 from baton_scim.c1z.container import MAGIC
 
-# tests/ sits in /work/main, beside which /work/shared holds the fixtures.
-GO_REFERENCE = Path(__file__).parents[2] / "shared/fixtures/go-reference"
+# The Go reference fixture is kept in tests/data/go-reference.
+GO_REFERENCE = Path(__file__).parent / "data" / "go-reference"
 GO_SYNC = GO_REFERENCE / "sync.c1z"
 
 

@@ -22,6 +22,9 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 COMPRESSION_LEVEL = 3
 
 _CHUNK = 1 << 20
+# Compressed input per step; SQLite pages shrink some 10-20 fold, so each
+# step yields a few MiB of output at most in practice.
+_COMPRESSED_CHUNK = 1 << 17
 # A zstd frame header is at most 18 bytes; enough to read its parameters.
 _FRAME_HEADER_MAX = 18
 _SKIPPABLE_MAGIC = b"\x2a\x4d\x18"
@@ -75,7 +78,7 @@ def read_c1z(source: Path, database: Path) -> list[FrameInfo]:
 def _decompress(raw: BinaryIO, out: BinaryIO, source: Path) -> list[FrameInfo]:
     splitter = _FrameSplitter(out)
     try:
-        while chunk := raw.read(_CHUNK):
+        while chunk := raw.read(_COMPRESSED_CHUNK):
             splitter.feed(chunk)
     except zstandard.ZstdError as error:
         raise C1zError(f"{source}: broken zstd payload ({error})") from error
@@ -94,6 +97,7 @@ class _FrameSplitter:
 
     def __init__(self, out: BinaryIO) -> None:
         self._out = out
+        # libzstd's default window limit is 128 MiB, the limit of baton too.
         self._context = zstandard.ZstdDecompressor()
         self._decoder = self._context.decompressobj()
         self._head = b""
