@@ -515,8 +515,13 @@ def _warn_cleartext(url: str, what: str) -> None:
 
 
 def trust_context(ca_bundle: Path) -> ssl.SSLContext:
-    """Verify TLS against a PEM CA bundle (--ca-bundle) instead of the defaults."""
+    """Verify TLS against a PEM CA bundle (--ca-bundle) instead of the defaults.
+
+    A folder is read as OpenSSL's hashed certificate directory (c_rehash).
+    """
     try:
+        if ca_bundle.is_dir():
+            return ssl.create_default_context(capath=str(ca_bundle))
         return ssl.create_default_context(cafile=str(ca_bundle))
     except FileNotFoundError:
         raise ConfigError(
