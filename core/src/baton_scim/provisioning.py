@@ -7,12 +7,13 @@ user for a role. When it already is as asked, nothing is sent. Otherwise
 the provisioning hook builds the request (by default from the
 description's ``provisioning`` section) and it is sent once.
 
-A request that rewrites a whole list (``op: replace``, or ``method: PUT``)
+A request that writes a whole list back (a PUT, or a PatchOp ``replace``)
 carries ``If-Match`` with the version just read (RFC 7644 §3.14), so a
 change someone else made in between is never written over: the service
 answers 412, the target is read again and the request rebuilt, a bounded
 number of times. Without a version, such a rewrite is refused unless the
-description sets ``acceptUnversionedReplace``.
+description sets ``acceptUnversionedReplace``. A revoke that would remove
+anything besides its one value is never sent, whoever built it.
 """
 
 from __future__ import annotations
@@ -83,9 +84,10 @@ class Change:
 
     ``current`` is the target (the group; the user for a role) as read just
     before, and ``version`` its ETag or ``meta.version`` (None when the
-    service gives none). The executor always reads the target first, so
-    both are filled for every change; a request that rewrites a list
-    (``op: replace`` or ``method: PUT``) starts from them.
+    service gives none). The executor reads the target before every change,
+    so ``current`` is always there: a request that writes a list back (a
+    PUT, or a PatchOp replace) starts from it, and the executor adds
+    ``If-Match: version`` to such a request when the hook did not.
     """
 
     action: Action
@@ -103,7 +105,7 @@ class Change:
 
     @property
     def rewrites_list(self) -> bool:
-        """Whether the request writes the whole list back (replace or PUT)."""
+        """Whether the description's shape writes the list back (replace, PUT)."""
         return self.operation.op.lower() == "replace" or self.operation.method == "PUT"
 
     @property
@@ -368,8 +370,8 @@ def find_grant(
         if entitlement is None:
             raise ProvisioningRefused(
                 f"entitlement {entitlement_id!r} is not in the latest sync of {path}",
-                hint="take an ID from 'baton entitlements -f FILE' "
-                "(e.g. group:<id>:member), or run a sync first",
+                hint="take an ID such as group:<id>:member from "
+                "'baton entitlements -f FILE', or run a sync first",
             )
         if reader.resource("user", principal_id, sync_id) is None:
             raise ProvisioningRefused(
@@ -387,8 +389,8 @@ def find_revoke(path: Path, grant_id: str) -> AccessRef:
         if grant is None:
             raise ProvisioningRefused(
                 f"grant {grant_id!r} is not in the latest sync of {path}",
-                hint="take an ID from 'baton grants -f FILE' "
-                "(e.g. group:<id>:member:user:<id>); a grant made since needs a sync",
+                hint="take an ID such as group:<id>:member:user:<id> from "
+                "'baton grants -f FILE'; a grant made since needs a sync first",
             )
         _require_user_type(grant.principal.id.resource_type)
         entitlement = reader.entitlement(grant.entitlement.id, sync_id)
@@ -521,13 +523,13 @@ def operation_for(
     if section is None:
         raise ProvisioningRefused(
             f"the provider description has no provisioning section, so it has no {key}",
-            hint=f"add {key} (op, path, valuePath) to {source}",
+            hint=f"add {key} with op, path and valuePath to {source}",
         )
     operation: PatchOperation | None = getattr(section, action)
     if operation is None:
         raise ProvisioningRefused(
             f"the provider description has no {key}",
-            hint=f"add {key} (op, path, valuePath) to {source}",
+            hint=f"add {key} with op, path and valuePath to {source}",
         )
     return operation
 
@@ -672,7 +674,7 @@ class Provisioner:
         if ref.resource_type == "role":
             role = target.role or await self._role_value(ref)
         group_id = ref.resource_id if ref.resource_type == "group" else None
-        change = Change(
+        return Change(
             action,
             ref.user_id,
             operation,
@@ -681,9 +683,6 @@ class Provisioner:
             target.current,
             target.version,
         )
-        if change.rewrites_list and not change.version:
-            _require_unversioned_ok(change)
-        return change
 
     async def _role_value(self, ref: AccessRef) -> RoleRef:
         """The role's SCIM value, read from another user who holds it.
@@ -729,8 +728,8 @@ class Provisioner:
             )
         check_request(change, request)
         headers = dict(request.headers)
-        if change.rewrites_list and change.version and not _has(headers, "If-Match"):
-            headers["If-Match"] = change.version
+        if rewrites(change, request) and not _has(headers, "If-Match"):
+            headers.update(_guarded(change))
         logger.debug("%s %s %s", request.method, request.path, request.body)
         await self.client.send(
             request.method, request.path, json_body=request.body, headers=headers
@@ -759,19 +758,33 @@ def _matching_role(roles: list[RoleRef], role_id: str) -> RoleRef | None:
     return next((role for role in roles if role.value == role_id), None)
 
 
-def _require_unversioned_ok(change: Change) -> None:
+def rewrites(change: Change, request: ProvisioningRequest) -> bool:
+    """Whether a request writes a whole list back: a PUT, or a PatchOp replace."""
+    if change.rewrites_list or request.method.upper() == "PUT":
+        return True
+    body = request.body
+    operations = body.get("Operations") if isinstance(body, dict) else None
+    return isinstance(operations, list) and any(
+        isinstance(op, dict) and str(op.get("op", "")).lower() == "replace"
+        for op in operations
+    )
+
+
+def _guarded(change: Change) -> dict[str, str]:
+    """The If-Match header of a rewrite; refused without a version unless allowed."""
+    if change.version:
+        return {"If-Match": change.version}
     if change.operation.accept_unversioned_replace:
         logger.warning(
             "%s has no version: writing it back unguarded, as %s allows",
             change.target_path,
             change.yaml_key,
         )
-        return
+        return {}
     raise ProvisioningError(
         f"{change.target_path} came without a version (ETag or meta.version), so "
-        f"writing its list back ({change.operation.method}, op "
-        f"{change.operation.op}) could undo another client's change",
-        hint=f"prefer op: remove/add in {change.yaml_key}; or accept that risk "
+        "writing its list back could undo another client's change made meanwhile",
+        hint=f"prefer op: add/remove in {change.yaml_key}, or accept that risk "
         f"with {change.yaml_key}.acceptUnversionedReplace: true",
     )
 
