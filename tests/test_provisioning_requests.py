@@ -252,7 +252,7 @@ def _context(config: Any) -> ProviderContext:
 def _change(context: ProviderContext, action: str, **fields: Any) -> Change:
     section = context.config.provisioning
     assert section is not None
-    return Change(action, operation=getattr(section, action), **fields)  # type: ignore[arg-type]
+    return Change(action, operation=getattr(section, action), **fields)
 
 
 def test_a_filter_value_is_escaped_as_a_json_string() -> None:
@@ -357,7 +357,7 @@ def _provision(
         else find_grant(world.file, ids[0], ids[1], "user")
     )
     world.log.clear()
-    outcome = asyncio.run(carry_out(context, settings, kind, ref))  # type: ignore[arg-type]
+    outcome = asyncio.run(carry_out(context, settings, kind, ref))
     world.sent = list(world.log.entries)
     return outcome
 
@@ -367,10 +367,10 @@ def test_a_plugin_gets_the_target_as_read_and_its_request_is_sent(world: World) 
     version = etag_of(world, f"/Users/{alice}")
 
     def zoom_like_put(change: Change) -> ProvisioningRequest:
-        kept = [r for r in change.current["roles"] if r["value"] != change.role.value]  # type: ignore[index, union-attr]
+        kept = [r for r in change.current["roles"] if r["value"] != change.value]
         return ProvisioningRequest(
             "PUT", change.target_path, {**change.current, "roles": kept}
-        )  # type: ignore[dict-item]
+        )
 
     hooks = ProbeHooks(zoom_like_put)
     outcome = _provision(
