@@ -6,7 +6,8 @@ them broadly. Each error says what went wrong and, in ``hint``, what to do.
     BatonScimError
     ├── ConfigError            a provider description, flag or variable is wrong
     │   ├── ProviderNotFound   no installed plugin offers the provider
-    │   └── CredentialsError   the credentials do not fit the auth type
+    │   ├── CredentialsError   the credentials do not fit the auth type
+    │   └── ProvisioningRefused    a grant or revoke refused before any request
     ├── PluginError            a plugin misbehaves (two claim one name, ...)
     ├── ServiceError           the SCIM service answered with an error status
     │   └── AuthenticationFailed   401 / 403
@@ -50,6 +51,10 @@ class ProviderNotFound(ConfigError):
 
 class CredentialsError(ConfigError):
     """The credentials given do not fit the provider's auth type."""
+
+
+class ProvisioningRefused(ConfigError):
+    """A grant or revoke refused before any change: no -p, no shape, unknown ID."""
 
 
 class PluginError(BatonScimError):

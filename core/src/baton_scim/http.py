@@ -22,6 +22,7 @@ import email.utils
 import json
 import logging
 import random
+import ssl
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -291,6 +292,8 @@ class ScimClient:
             if outcome.status_code == 429:
                 return True  # the service did not act on it: always safe
             return outcome.status_code in RETRY_STATUSES and safe
+        if tls_failure(outcome):
+            return False  # a certificate the client refuses does not heal
         if isinstance(outcome, NOT_SENT):
             return attempt < CONNECT_ATTEMPTS
         return safe
@@ -516,7 +519,26 @@ def _shown(request: httpx.Request) -> str:
     return url.raw_path.decode("ascii", "replace")
 
 
+def tls_failure(error: BaseException) -> str | None:
+    """What failed in TLS certificate verification, with what to do; else None."""
+    cause: BaseException | None = error
+    for _ in range(8):  # httpx wraps httpcore, which wraps the ssl error
+        if cause is None or isinstance(cause, ssl.SSLCertVerificationError):
+            break
+        cause = cause.__cause__ or cause.__context__
+    if not isinstance(cause, ssl.SSLCertVerificationError):
+        return None
+    reason = getattr(cause, "verify_message", None) or "certificate verify failed"
+    return (
+        f"TLS certificate verification failed ({reason}); if the service uses "
+        "a private CA, pass --ca-bundle FILE (BATON_CA_BUNDLE)"
+    )
+
+
 def _describe(error: httpx.HTTPError) -> str:
+    tls = tls_failure(error)
+    if tls:
+        return tls
     names = {
         "ConnectError": "cannot connect",
         "ConnectTimeout": "timed out connecting",

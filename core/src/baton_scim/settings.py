@@ -63,5 +63,9 @@ class Settings:
 
     @property
     def verify(self) -> Any:
-        """TLS verification: on, with the named CA bundle when given."""
-        return str(self.ca_bundle) if self.ca_bundle else True
+        """TLS verification: on, against the named CA bundle when given."""
+        if self.ca_bundle is None:
+            return True
+        from .auth import trust_context
+
+        return trust_context(self.ca_bundle)

@@ -324,7 +324,7 @@ def main_command(
         return
 
     state: State = ctx.obj
-    if grant_entitlement or grant_principal or revoke_grant:
+    if grant_entitlement or grant_principal or grant_principal_type or revoke_grant:
         from .provision import provision
 
         with failures(state):
