@@ -8,8 +8,7 @@ requests are let go when a test ends, so no server thread outlives it.
 from __future__ import annotations
 
 import secrets
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import pytest
 from tests.conftest import GO_REFERENCE
 from tests.support.hostile import (
     SCIM2_SERVER,
+    Stall,
     description,
     leftovers,
     one_error_line,
@@ -26,44 +26,6 @@ from tests.support.scim_server import ScimServer, seed_directory
 from tests.support.snapshot import snapshot
 
 OLD_BYTES = (GO_REFERENCE / "sync.c1z").read_bytes()
-
-
-class Stall:
-    """WSGI middleware holding some GET /Users requests until let go.
-
-    Once ``armed``, ``times`` requests are held (None: all of them), each
-    at most ``seconds``; ``release()`` lets every held request go at once.
-    """
-
-    def __init__(self, seconds: float, times: int | None) -> None:
-        self.app = None
-        self.seconds = seconds
-        self.times = times
-        self.armed = False
-        self.held = 0
-        self._go = threading.Event()
-        self._lock = threading.Lock()
-
-    def wrap(self, app):
-        self.app = app
-        return self
-
-    def release(self) -> None:
-        self._go.set()
-
-    def __call__(self, environ, start_response) -> Iterable[bytes]:
-        if self._should_hold(environ):
-            self._go.wait(self.seconds)
-        return self.app(environ, start_response)
-
-    def _should_hold(self, environ) -> bool:
-        if not self.armed or not environ.get("PATH_INFO", "").endswith("/Users"):
-            return False
-        with self._lock:
-            if self.times is not None and self.held >= self.times:
-                return False
-            self.held += 1
-            return True
 
 
 @pytest.fixture

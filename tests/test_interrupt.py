@@ -1,27 +1,27 @@
 """SIGINT or SIGTERM during a sync: exit 130/143, the previous file intact.
 
 The sync runs as a real process (the ``baton-scim`` console script), so
-the signal arrives as it does from a terminal or a scheduler. The service
-holds its answers, as a slow service does, until the signal has been
-handled: the sync is caught mid-listing with its temporary files open.
+the signal arrives as it does from a terminal or a scheduler. The real
+scim2-server, behind ``Stall``, holds its user pages as a slow service
+does until the signal has been handled: the sync is caught mid-listing
+with its temporary files open.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import GO_REFERENCE
-from tests.support.fake_scim import FakeScim, RecordedRequest, Reply
-from tests.support.hostile import description, leftovers, make_group, make_users
+from tests.support.hostile import SCIM2_SERVER, Stall, description, leftovers
+from tests.support.scim_server import ScimServer, seed_directory
 
-TOKEN = "interrupt-token-1"
 OLD_BYTES = (GO_REFERENCE / "sync.c1z").read_bytes()
 
 
@@ -31,23 +31,6 @@ def baton_scim() -> list[str]:
     if script.exists():
         return [str(script)]
     return [sys.executable, "-c", "from baton_scim.cli import main; main()"]
-
-
-class HeldAnswers:
-    """A before_request hook: list requests wait until ``release()``."""
-
-    def __init__(self) -> None:
-        self.arrived = threading.Event()
-        self._go = threading.Event()
-
-    def __call__(self, request: RecordedRequest) -> Reply:
-        if request.path.endswith(("/Users", "/Groups")):
-            self.arrived.set()
-            self._go.wait(30)
-        return None
-
-    def release(self) -> None:
-        self._go.set()
 
 
 @pytest.mark.parametrize(
@@ -60,28 +43,29 @@ def test_a_signal_mid_sync_keeps_the_previous_file_and_leaves_no_temporary(
 ):
     out = tmp_path / "sync.c1z"
     out.write_bytes(OLD_BYTES)
-    held = HeldAnswers()
-    users = make_users(30)
-    groups = [make_group("g-one", [u["id"] for u in users])]
+    stall = Stall(30, None)
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATON_")}
 
-    with FakeScim(users, groups, token=TOKEN, before_request=held) as fake:
-        config = description(tmp_path, fake.url)
+    token = f"tok-{secrets.token_hex(8)}"
+    with ScimServer(token, app_wrapper=stall.wrap) as server:
+        seed_directory(server, users=10, groups=2)
+        stall.armed = True
+        config = description(tmp_path, server.url, base=SCIM2_SERVER)
         command = [*baton_scim(), "--scim-config", str(config), "-f", str(out)]
         process = subprocess.Popen(
-            [*command, "--api-key", TOKEN, "--log-format", "json"],
+            [*command, "--token", token, "--log-format", "json"],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         try:
-            assert held.arrived.wait(60), "the sync sent no request"
+            assert stall.arrived.wait(60), "the sync sent no request"
             writing = leftovers(tmp_path)
             process.send_signal(signum)
             _, stderr = process.communicate(timeout=30)
         finally:
-            held.release()
+            stall.release()
             if process.poll() is None:
                 process.kill()
 

@@ -8,6 +8,8 @@ keeps: one error line, the previous file untouched, no temporary file.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +95,45 @@ def warnings_of(result: Result) -> list[str]:
 def leftovers(folder: Path) -> list[str]:
     """Temporary files a sync left beside its output (``.<name>.*.tmp``)."""
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+class Stall:
+    """WSGI middleware holding some GET /Users requests until let go.
+
+    Once ``armed``, ``times`` requests are held (None: all of them), each
+    at most ``seconds``; ``arrived`` is set when the first one is held, and
+    ``release()`` lets every held request go at once. It stands for an
+    overloaded service or a stalled proxy in front of it.
+    """
+
+    def __init__(self, seconds: float, times: int | None) -> None:
+        self.app: Any = None
+        self.seconds = seconds
+        self.times = times
+        self.armed = False
+        self.held = 0
+        self.arrived = threading.Event()
+        self._go = threading.Event()
+        self._lock = threading.Lock()
+
+    def wrap(self, app: Any) -> Stall:
+        self.app = app
+        return self
+
+    def release(self) -> None:
+        self._go.set()
+
+    def __call__(self, environ: Any, start_response: Any) -> Iterable[bytes]:
+        if self._should_hold(environ):
+            self.arrived.set()
+            self._go.wait(self.seconds)
+        return self.app(environ, start_response)
+
+    def _should_hold(self, environ: Any) -> bool:
+        if not self.armed or not environ.get("PATH_INFO", "").endswith("/Users"):
+            return False
+        with self._lock:
+            if self.times is not None and self.held >= self.times:
+                return False
+            self.held += 1
+            return True
