@@ -115,7 +115,7 @@ def test_a_service_serving_one_request_at_a_time_is_synced_by_backing_off(
 ):
     gate = OneAtATime()
     with ScimServer(f"tok-{secrets.token_hex(8)}", app_wrapper=gate.wrap) as server:
-        directory = seed_directory(server, users=60, groups=3)
+        directory = seed_directory(server, users=100, groups=3)
         config = description(tmp_path, server.url, base=SCIM2_SERVER)
         gate.refused = gate.served = 0
         out = tmp_path / "s.c1z"
