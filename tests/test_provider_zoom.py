@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 import baton_scim.auth
 import pytest
-from baton_scim.errors import ProvisioningError
+from baton_scim.errors import ProvisioningError, ServiceError
 from baton_scim.http import ScimClient
 from baton_scim.records import RoleRef
 
@@ -524,8 +524,9 @@ def test_revoke_role_on_a_changed_user_is_refused_by_zoom_with_412(zoom_writable
         version='W/"6"',
     )
 
-    with pytest.raises(Exception, match="412"):
+    with pytest.raises(ServiceError, match="412") as caught:
         send(context, request_for(context, stale))
+    assert caught.value.status == 412
     assert server.users[0]["roles"][0]["value"] == "Admin"
 
 
