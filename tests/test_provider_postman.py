@@ -228,7 +228,8 @@ def test_description_has_no_roles_to_sync_or_provision(postman_writable):
 def test_role_changes_are_refused_clearly(postman_writable):
     _, context = postman_writable
     # Borrow a group entry: the description has none for roles.
-    operation = context.config.provisioning.add_user_to_group  # type: ignore[union-attr]
+    assert context.config.provisioning is not None
+    operation = context.config.provisioning.add_user_to_group
     for action in ("add_user_role", "remove_user_role"):
         role_change = Change(action, "u", operation, role=RoleRef("admin"))
 

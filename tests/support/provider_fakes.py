@@ -32,8 +32,10 @@ from .fake_scim import RecordedRequest
 class TokenEndpoint:
     """An OAuth2 token endpoint that issues ``<prefix>-<n>`` tokens.
 
-    ``accept`` sees each token request and says whether the client is who
-    it claims to be; a refused request gets 401 ``invalid_client``.
+    ``token`` makes it issue that one token every time instead (the token a
+    test server expects). ``accept`` sees each token request and says
+    whether the client is who it claims to be; a refused request gets 401
+    ``invalid_client``.
     """
 
     def __init__(
@@ -42,9 +44,11 @@ class TokenEndpoint:
         *,
         path: str = "/oauth/token",
         expires_in: int = 3600,
+        token: str | None = None,
         accept: Callable[[RecordedRequest], bool] | None = None,
     ) -> None:
         self.prefix = prefix
+        self.token = token
         self.path = path
         self.expires_in = expires_in
         self.accept = accept
@@ -81,7 +85,7 @@ class TokenEndpoint:
                 return 404, {"error": "not_found"}
             if self.accept is not None and not self.accept(request):
                 return 401, {"error": "invalid_client"}
-            token = f"{self.prefix}-{len(self.issued) + 1}"
+            token = self.token or f"{self.prefix}-{len(self.issued) + 1}"
             self.issued.append(token)
         return 200, {
             "access_token": token,
