@@ -532,17 +532,37 @@ def test_revoke_role_on_a_changed_user_is_refused_by_zoom_with_412(zoom_writable
 
 def test_revoke_role_without_the_users_current_roles_is_refused(zoom_writable):
     _, context = zoom_writable
-    blind = change(context, "remove_user_role", ODD_ID, role=RoleRef("Admin"))
+    blind = change(
+        context, "remove_user_role", ODD_ID, role=RoleRef("Admin"), version='W/"7"'
+    )
 
     with pytest.raises(ProvisioningError, match="current roles were not read"):
         request_for(context, blind)
+
+
+def test_role_put_without_a_version_is_refused_unless_accepted(zoom_writable):
+    # Rewriting the roles without If-Match could undo a concurrent change.
+    server, context = zoom_writable
+    grant = change(
+        context, "add_user_role", ODD_ID, role=RoleRef("Admin"), current=server.users[0]
+    )
+
+    with pytest.raises(ProvisioningError, match="no version") as caught:
+        request_for(context, grant)
+    assert "acceptUnversionedReplace" in (caught.value.hint or "")
+
+    accepted = grant.operation.model_copy(update={"accept_unversioned_replace": True})
+    request = request_for(context, dataclasses.replace(grant, operation=accepted))
+    assert (request.method, request.headers) == ("PUT", {})
 
 
 def test_go_connector_role_shape_is_one_setting_away(zoom_writable):
     # The Go connector PUTs {"schemas": [ListResponse], "Operations": [...]}
     # (§1.3, unverified): selecting that schema sends its shape.
     _, context = zoom_writable
-    grant = change(context, "add_user_role", ODD_ID, role=RoleRef("Admin"))
+    grant = change(
+        context, "add_user_role", ODD_ID, role=RoleRef("Admin"), version='W/"7"'
+    )
     operation = grant.operation.model_copy(update={"schemas": LIST_RESPONSE})
     request = request_for(context, dataclasses.replace(grant, operation=operation))
 
@@ -557,7 +577,7 @@ def test_patch_role_shape_is_one_setting_away(zoom_writable):
     _, context = zoom_writable
     revoke = change(context, "remove_user_role", ODD_ID, role=RoleRef("Admin"))
     operation = revoke.operation.model_copy(
-        update={"method": "PATCH", "op": "remove", "schemas": PATCH_OP}
+        update={"method": "PATCH", "schemas": PATCH_OP}
     )
     request = request_for(context, dataclasses.replace(revoke, operation=operation))
 

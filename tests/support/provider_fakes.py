@@ -62,7 +62,9 @@ class TokenEndpoint:
         server.daemon_threads = True
         server.endpoint = self  # type: ignore[attr-defined]
         self._server = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -69,6 +69,7 @@ def baton_scim_provisioning_request(
 
 def _role_put(change: Change) -> ProvisioningRequest:
     """PUT /Users/{id} with the user's roles as they must end up."""
+    _require_version(change)
     operation = change.operation
     roles = _granted(change) if change.action == "add_user_role" else _kept(change)
     schemas = operation.schema_list
@@ -81,6 +82,19 @@ def _role_put(change: Change) -> ProvisioningRequest:
 
     headers = {"If-Match": change.version} if change.version else {}
     return ProvisioningRequest("PUT", _path(change), body, headers)
+
+
+def _require_version(change: Change) -> None:
+    # The PUT rewrites the user's roles: without If-Match it could undo a
+    # role change made since the user was read.
+    if change.version or change.operation.accept_unversioned_replace:
+        return
+    raise ProvisioningError(
+        f"Zoom gave no version for user {change.user_id}: rewriting its roles "
+        "could undo a change made meanwhile",
+        hint="set acceptUnversionedReplace: true under the provider "
+        "description's role entries to accept that risk",
+    )
 
 
 def _granted(change: Change) -> list[dict[str, Any]]:
