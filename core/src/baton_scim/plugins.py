@@ -94,7 +94,7 @@ def _package_of(entry_point: metadata.EntryPoint) -> Package:
     dist = entry_point.dist
     if dist is None:
         return ("unknown package", "")
-    return (dist.metadata["Name"] or dist.name, dist.version)
+    return (dist.name or "unknown package", dist.version or "")
 
 
 def _load(entry_point: metadata.EntryPoint, package: Package) -> object:
