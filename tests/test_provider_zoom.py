@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-import baton_scim.auth
 import pytest
 from baton_scim.errors import ProvisioningError, ServiceError
 from baton_scim.http import ScimClient
@@ -298,11 +297,10 @@ class Clock:
         return self.now
 
 
-def test_token_is_renewed_before_its_hour_ends(monkeypatch):
+def test_token_is_renewed_before_its_hour_ends():
     # Zoom's tokens live 3600 s with no refresh token: obtain a new one
     # before the hour is up, so no request carries a dying token.
     clock = Clock()
-    monkeypatch.setattr(baton_scim.auth, "time", clock)
     with (
         TokenEndpoint("zoom-token", accept=right_client) as endpoint,
         zoom_server(endpoint) as server,
@@ -315,6 +313,8 @@ def test_token_is_renewed_before_its_hour_ends(monkeypatch):
             account_id=ACCOUNT_ID,
             auth_url=endpoint.url,
         )
+        # The auth flow reads a monotonic clock; this one moves when told.
+        context.options["auth"]._clock = clock.monotonic
         asyncio.run(_list_at(context, clock, [0, 3299, 2]))
 
     assert [r.header("Authorization") for r in server.requests] == [
