@@ -275,3 +275,15 @@ def test_inspect_does_not_change_the_file(tmp_path):
 
     assert copy.read_bytes() == before
     assert sorted(p.name for p in Path(tmp_path).iterdir()) == ["copy.c1z"]
+
+
+def test_every_key_of_the_json_is_documented():
+    doc = (Path(__file__).parents[1] / "docs" / "inspect-json.md").read_text()
+    data = inspect_json("--principal", "u-zoe")
+    keys = set(data)
+    for key in ("syncs", "resource_types", "resources", "entitlements", "grants"):
+        keys.update(data[key][0])
+    keys.update(data["filters"])
+
+    undocumented = sorted(key for key in keys if f"`{key}`" not in doc)
+    assert undocumented == []
