@@ -124,12 +124,16 @@ def _syncs_table(data: dict[str, Any]) -> Table:
         total=len(syncs),
     )
     for sync in syncs:
-        ended = sync["ended_at"] or "unfinished"
+        started = _when(sync["started_at"])
+        ended = _when(sync["ended_at"]) if sync["ended_at"] else "unfinished"
         mark = "*" if sync["shown"] else ""
-        table.add_row(
-            *_cells(sync["id"], sync["type"], sync["started_at"], ended, mark)
-        )
+        table.add_row(*_cells(sync["id"], sync["type"], started, ended, mark))
     return table
+
+
+def _when(timestamp: str) -> str:
+    """An RFC 3339 UTC timestamp to the second, for people."""
+    return timestamp[:19].replace("T", " ") + " UTC"
 
 
 def _stats_table(stats: dict[str, int]) -> Table:
@@ -152,26 +156,15 @@ def _resource_types_table(kinds: list[dict[str, Any]]) -> Table:
 
 def _resources_table(resources: list[dict[str, Any]], limit: int) -> Table:
     rows = _rows(resources, limit)
-    table = _table(
-        "resources",
-        "type",
-        "id",
-        "name",
-        "email",
-        "status",
-        shown=len(rows),
-        total=len(resources),
-    )
+    # E-mail and status belong to users; without users they are empty columns.
+    users = any(item["trait"] == "user" for item in rows)
+    columns = ["type", "id", "name"] + (["email", "status"] if users else [])
+    table = _table("resources", *columns, shown=len(rows), total=len(resources))
     for item in rows:
-        table.add_row(
-            *_cells(
-                item["resource_type"],
-                item["id"],
-                item["display_name"],
-                item["email"],
-                item["status"],
-            )
-        )
+        cells = [item["resource_type"], item["id"], item["display_name"]]
+        if users:
+            cells += [item["email"], item["status"]]
+        table.add_row(*_cells(*cells))
     return table
 
 
