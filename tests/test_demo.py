@@ -165,6 +165,15 @@ def test_every_planned_team_and_department_is_a_group_once():
     assert all(0 <= member < 200 for group in plan.groups for member in group.members)
 
 
+@pytest.mark.parametrize(("users", "groups"), [(1, 40), (2, 500), (3, 0)])
+def test_tiny_and_odd_sizes_still_draw_a_directory(users, groups):
+    plan = demo.plan_directory(users, groups, seed=9)
+
+    assert plan.counts.users == users
+    assert plan.counts.groups == groups
+    assert all(len(set(g.members)) == len(g.members) for g in plan.groups)
+
+
 @pytest.mark.parametrize("flag", [["--users", "0"], ["--groups", "-1"]])
 def test_demo_refuses_sizes_out_of_range(flag):
     result = run_cli("demo", *flag)

@@ -45,8 +45,11 @@ DESCRIPTION_RESOURCE = "data/demo.yaml"
 DEFAULT_USERS = 500
 DEFAULT_GROUPS = 40
 DEFAULT_SEED = 1
-MAX_USERS = 10_000
-MAX_GROUPS = 1_000
+# scim2-server builds every answer through pydantic (about a millisecond per
+# user, more for big groups): beyond these sizes the demo would mostly wait.
+MAX_USERS = 5_000
+MAX_GROUPS = 500
+TEAM_MAX_EXTRA = 200
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -170,7 +173,11 @@ def plan_directory(
 ) -> DemoPlan:
     """Draw a directory; the same arguments always draw the same one."""
     if not 1 <= users <= MAX_USERS or not 0 <= groups <= MAX_GROUPS:
-        raise ValueError(f"users must be 1..{MAX_USERS}, groups 0..{MAX_GROUPS}")
+        raise ConfigError(
+            f"a demo directory holds 1 to {MAX_USERS} users and 0 to "
+            f"{MAX_GROUPS} groups, not {users} and {groups}",
+            hint="pick --users and --groups within those bounds",
+        )
 
     rng = random.Random(seed)
     departments = rng.choices(range(len(DEPARTMENTS)), DEPARTMENT_WEIGHTS, k=users)
@@ -246,7 +253,9 @@ def _plan_team(rng: random.Random, index: int, users: int) -> PlannedGroup:
         name = f"{name} {index // len(TEAMS) + 1}"
     if name == "Board Observers":
         return PlannedGroup(name, ())
-    size = rng.randint(min(2, users), max(2, min(users, users // 6 + 2)))
+    smallest = min(2, users)
+    largest = min(users, 2 + min(users // 6, TEAM_MAX_EXTRA))
+    size = rng.randint(smallest, max(smallest, largest))
     return PlannedGroup(name, tuple(sorted(rng.sample(range(users), size))))
 
 

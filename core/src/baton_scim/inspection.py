@@ -51,10 +51,10 @@ def inspect_file(
         syncs = reader.syncs()
         shown = _chosen_sync(reader, syncs, sync_id, path)
         view = _View(reader, shown)
-        if resource_type is not None:
-            view.keep_resource_type(resource_type, path)
         if principal is not None:
             view.keep_principal(principal, path)
+        if resource_type is not None:
+            view.keep_resource_type(resource_type, path)
         return {
             "version": FORMAT_VERSION,
             "file": str(path),
@@ -117,9 +117,13 @@ class _View:
             (_resource_type(kind) for kind in reader.resource_types(sync_id)),
             key=lambda item: item["id"],
         )
+        self._reader = reader
+        self._sync_id = sync_id
         self._resources = list(reader.resources(sync_id))
         self._entitlements = list(reader.entitlements(sync_id))
-        self._grants = list(reader.grants(sync_id))
+        # Grants are the bulk of a file: read them only once it is known
+        # whether one user's are enough (an indexed query) or all are needed.
+        self._grants: list[Any] | None = None
         self._by_key = {_key(r): r for r in self._resources}
         self.names: Names = {key: r.display_name for key, r in self._by_key.items()}
         self._titles = {e.id: e.display_name for e in self._entitlements}
@@ -138,14 +142,21 @@ class _View:
             e for e in self._entitlements if e.resource.id.resource_type == kind
         ]
         self._grants = [
-            g for g in self._grants if g.entitlement.resource.id.resource_type == kind
+            g
+            for g in self._all_grants()
+            if g.entitlement.resource.id.resource_type == kind
         ]
+
+    def _all_grants(self) -> list[Any]:
+        if self._grants is None:
+            self._grants = list(self._reader.grants(self._sync_id))
+        return self._grants
 
     def keep_principal(self, wanted: str, path: Path) -> None:
         """Keep the grants of one user and what they reach."""
         user = ("user", self._user_id(wanted, path))
         self.principal = resource_dict(self._by_key[user])
-        self._grants = [g for g in self._grants if _key(g.principal) == user]
+        self._grants = list(self._reader.grants(self._sync_id, principal=user))
         reached = {g.entitlement.id for g in self._grants}
         targets = {_key(g.entitlement.resource) for g in self._grants}
         self._entitlements = [e for e in self._entitlements if e.id in reached]
@@ -173,7 +184,7 @@ class _View:
 
     def grants(self) -> list[dict[str, Any]]:
         """The kept grants with the names of what they join, sorted by ID."""
-        items = [_grant(g, self.names, self._titles) for g in self._grants]
+        items = [_grant(g, self.names, self._titles) for g in self._all_grants()]
         return sorted(items, key=lambda item: item["id"])
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from ..demo import DEFAULT_GROUPS, DEFAULT_SEED, DEFAULT_USERS, MAX_GROUPS, MAX_USERS
 from . import output
@@ -99,7 +101,8 @@ def _run(
 def _announce(url: str, directory: DemoDirectory) -> None:
     counts = directory.counts
     output.stdout.print(
-        f"[bold]demo[/] scim2-server on {url} (bearer token: random, kept secret)"
+        f"[bold]demo[/] scim2-server on {escape(url)} "
+        "(bearer token: random, kept secret)"
     )
     output.stdout.print(
         f"     serving {_n(counts.users, 'user')} ({counts.inactive} inactive), "
@@ -134,10 +137,10 @@ def _report(directory: DemoDirectory, summary: SyncSummary) -> None:
     output.stdout.print("\nNext:")
     width = max(len(command) for command, _ in steps)
     for command, why in steps:
-        output.stdout.print(f"  {command:<{width}}  [dim]# {why}[/]", markup=True)
+        output.stdout.print(f"  {escape(command):<{width}}  [dim]# {escape(why)}[/]")
 
 
 def _file_flag(file: Path | None) -> str:
     if file is None or file == Path("sync.c1z"):
         return ""
-    return f" -f {file}"
+    return f" -f {shlex.quote(str(file))}"
