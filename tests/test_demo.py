@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
+import zipfile
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 from baton_scim import demo
 from baton_scim.c1z import C1zReader
+from baton_scim.c1z.container import read_c1z
 from pydantic import SecretStr
 
 from tests.support.cli import run_cli
@@ -109,8 +114,6 @@ def test_demo_says_what_to_run_next_with_a_real_user_id(demo_run):
 
 def test_demo_never_shows_its_token(demo_run, tmp_path):
     result, out, _ = demo_run
-    from baton_scim.c1z.container import read_c1z
-
     database = tmp_path / "demo.db"
     read_c1z(out, database)
 
@@ -192,3 +195,20 @@ def test_demo_into_a_missing_directory_is_one_error_line(tmp_path):
     assert "Traceback" not in result.output
     assert not out.exists()
     assert not Path(out.parent).exists() or not any(Path(out.parent).iterdir())
+
+
+@pytest.mark.slow
+def test_the_core_wheel_ships_the_demo_description(tmp_path):
+    # Built from a copy: setuptools leaves build/ behind in the source tree.
+    core = tmp_path / "core"
+    shutil.copytree(
+        Path(__file__).resolve().parents[1] / "core",
+        core,
+        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"),
+    )
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q"]
+    command += ["--no-build-isolation", "-w", str(tmp_path / "dist"), str(core)]
+    subprocess.run(command, check=True, capture_output=True)
+
+    (wheel,) = (tmp_path / "dist").glob("baton_scim-*.whl")
+    assert "baton_scim/data/demo.yaml" in zipfile.ZipFile(wheel).namelist()

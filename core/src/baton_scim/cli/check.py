@@ -24,7 +24,7 @@ def check_command(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Check the provider description, credentials and service; write nothing.
+    """Test the description, credentials and service; write nothing.
 
     Takes the same provider and credential flags as a sync, given before
     the command: baton-scim --service-provider slack --token ... check.

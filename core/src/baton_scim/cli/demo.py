@@ -49,7 +49,7 @@ def demo_command(
         ),
     ] = None,
 ) -> None:
-    """Serve a generated directory with a SCIM server in process and sync it."""
+    """Sync a generated directory, served by a SCIM server in process."""
     state: State = ctx.obj
     _quiet_unless_asked(ctx, state)
     with failures(state):

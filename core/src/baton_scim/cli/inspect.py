@@ -55,7 +55,7 @@ def inspect_command(
         ),
     ] = DEFAULT_LIMIT,
 ) -> None:
-    """Show the resource types, resources, entitlements, grants and syncs of a file."""
+    """Show what a c1z file holds: syncs, resources, entitlements, grants."""
     from ..inspection import inspect_file
 
     state: State = ctx.obj
