@@ -10,6 +10,7 @@ import pytest
 
 from tests.support.cli import run_cli
 from tests.support.fake_scim import (
+    LIST_RESPONSE,
     SERVICE_PROVIDER_CONFIG,
     FakeScim,
     RecordedRequest,
@@ -147,7 +148,25 @@ def test_check_finds_that_scim2_server_guards_replace_removals_with_etags(
     result = check(seeded.url, seeded.token, "-p", "check", description=description)
 
     assert result.exit_code == 0, result.output
-    assert "op replace, guarded by ETags" in result.stdout
+    assert "op replace writes the list back, guarded by If-Match" in result.stdout
+
+
+def test_check_sees_an_op_that_cannot_do_its_action(seeded, tmp_path):
+    description = description_with(
+        tmp_path,
+        'addUserToGroup:\n    op: "add"',
+        'addUserToGroup:\n    op: "remove"',
+    )
+
+    plain = check(seeded.url, seeded.token, "check", description=description)
+    provisioning = check(
+        seeded.url, seeded.token, "-p", "check", description=description
+    )
+
+    assert plain.exit_code == 0
+    assert "provisioning.addUserToGroup.op: 'remove' cannot add" in plain.stdout
+    assert provisioning.exit_code == 1
+    assert "use op: add or replace" in provisioning.stderr
 
 
 def test_check_refuses_provisioning_flag_without_a_provisioning_section(
@@ -221,7 +240,10 @@ def test_a_service_without_service_provider_config_is_a_warning(
 
 
 def slack_v1_discovery(request: RecordedRequest) -> Response | None:
-    """Slack's SCIM 1.1 API names the endpoint in the plural (providers.md §2.1)."""
+    """Slack's SCIM 1.1 API names the endpoint in the plural (providers.md §2.1).
+
+    The capabilities in the body are made up for the test.
+    """
     if request.path.endswith("/ServiceProviderConfigs"):
         body = {
             "schemas": [SERVICE_PROVIDER_CONFIG],
@@ -248,7 +270,7 @@ def test_the_scim_1_1_plural_discovery_endpoint_is_read(
 
 
 def unversioned_config(**changes) -> dict:
-    """A service that announces no ETags, as Slack's v1 discovery above does."""
+    """A ServiceProviderConfig with etag.supported: false (RFC 7643 §5)."""
     config = {
         "schemas": [SERVICE_PROVIDER_CONFIG],
         "patch": {"supported": True},
@@ -259,10 +281,57 @@ def unversioned_config(**changes) -> dict:
     return config
 
 
-def test_replace_removal_without_etags_warns_and_fails_only_with_provisioning(
+def unversioned_lists(fake: FakeScim):
+    """List users and groups whose meta has no version, as Postman documents them.
+
+    Postman's SCIM resources carry meta{resourceType, created, lastModified}
+    and no version (providers.md §2.4).
+    """
+
+    def answer(request: RecordedRequest) -> Response | None:
+        endpoint = request.path.rsplit("/", 1)[-1]
+        if request.method != "GET" or endpoint not in ("Users", "Groups"):
+            return None
+        items = fake.users if endpoint == "Users" else fake.groups
+        resources = [{k: v for k, v in item.items() if k != "meta"} for item in items]
+        body = {
+            "schemas": [LIST_RESPONSE],
+            "totalResults": len(resources),
+            "startIndex": 1,
+            "itemsPerPage": len(resources),
+            "Resources": resources,
+        }
+        return json_response(200, body)
+
+    return answer
+
+
+def test_a_list_rewrite_without_any_version_fails_only_with_provisioning(
     reference_directory, reference_config
 ):
     # The Go reference description removes members with op: replace.
+    users, groups = reference_directory["Users"], reference_directory["Groups"]
+    fake = FakeScim(
+        users,
+        groups,
+        token=REFERENCE_TOKEN,
+        service_provider_config=unversioned_config(),
+    )
+    fake.before_request = unversioned_lists(fake)
+    with fake as server:
+        plain = reference_check(reference_config, server, "check")
+        provisioning = reference_check(reference_config, server, "-p", "check")
+
+    assert plain.exit_code == 0, plain.output
+    assert "shows no version to guard it" in plain.stdout
+    assert provisioning.exit_code == 1
+    errors = [line for line in provisioning.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "provisioning.removeUserFromGroup" in errors[0]
+
+
+def test_versions_in_the_listing_guard_a_rewrite_without_announced_etags(
+    reference_directory, reference_config
+):
     users, groups = reference_directory["Users"], reference_directory["Groups"]
     with FakeScim(
         users,
@@ -270,13 +339,10 @@ def test_replace_removal_without_etags_warns_and_fails_only_with_provisioning(
         token=REFERENCE_TOKEN,
         service_provider_config=unversioned_config(),
     ) as server:
-        plain = reference_check(reference_config, server, "check")
-        provisioning = reference_check(reference_config, server, "-p", "check")
+        result = reference_check(reference_config, server, "-p", "check")
 
-    assert plain.exit_code == 0, plain.output
-    assert "op replace rewrites the whole list" in plain.stdout
-    assert provisioning.exit_code == 1
-    assert "provisioning.removeUserFromGroup" in provisioning.stderr
+    assert result.exit_code == 0, result.output
+    assert "op replace writes the list back, guarded by If-Match" in result.stdout
 
 
 def test_patch_not_supported_fails_provisioning(reference_directory, reference_config):

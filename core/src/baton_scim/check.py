@@ -31,7 +31,6 @@ logger = logging.getLogger(__name__)
 Level = Literal["ok", "warning", "error"]
 # SCIM 1.1 (Slack's v1 API among others) names the endpoint in the plural.
 SPC_PATHS = ("ServiceProviderConfig", "ServiceProviderConfigs")
-REMOVALS = ("remove_user_from_group", "remove_user_role")
 
 
 @dataclass
@@ -78,6 +77,8 @@ class Probe:
     total: int | None
     received: int
     cursor_paging: bool
+    # RFC 7643 §3.1: meta.version, what a guarded rewrite sends in If-Match.
+    versioned: bool = False
     first_id: str | None = None
     first_name: str | None = None
 
@@ -262,6 +263,7 @@ async def _probe(
         total=page.total_results,
         received=len(page.resources),
         cursor_paging=page.next_cursor is not None,
+        versioned=bool(page.resources) and _has_version(page.resources[0]),
     )
     _describe_page(endpoint, page, report)
     if page.resources:
@@ -282,6 +284,11 @@ async def _first_page(
         provider=context, endpoint=endpoint, body=body
     )
     return page
+
+
+def _has_version(resource: dict[str, Any]) -> bool:
+    meta = resource.get("meta")
+    return isinstance(meta, dict) and bool(meta.get("version"))
 
 
 def _topic(error: BatonScimError) -> str:
@@ -373,7 +380,7 @@ def _check_paging(config: ProviderConfig, report: CheckReport) -> None:
 def _check_provisioning(
     config: ProviderConfig, enabled: bool, report: CheckReport
 ) -> None:
-    """Hold the provisioning section against the announced capabilities.
+    """Hold the provisioning section against what the service showed.
 
     A misfit fails the check only with -p: without it, the sync alone runs.
     """
@@ -390,34 +397,28 @@ def _check_provisioning(
             )
         return
 
-    operations = {
-        name: operation
-        for name, operation in section
-        if isinstance(operation, PatchOperation)
-    }
-    if not operations:
-        return
-    if report.capabilities is None:
-        report.add(
-            "warning",
-            "provisioning",
-            "without a ServiceProviderConfig, whether the service takes these "
-            "provisioning requests is unknown",
-        )
-        return
-    for name, operation in operations.items():
-        _check_operation(name, operation, report.capabilities, level, report)
+    for name, operation in section:
+        if isinstance(operation, PatchOperation):
+            _check_operation(name, operation, level, report)
 
 
 def _check_operation(
-    name: str,
-    operation: PatchOperation,
-    capabilities: Capabilities,
-    level: Level,
-    report: CheckReport,
+    name: str, operation: PatchOperation, level: Level, report: CheckReport
 ) -> None:
     key = f"provisioning.{_camel(name)}"
-    if operation.method == "PATCH" and capabilities.patch is False:
+    grant = name.startswith("add")
+    allowed = ("add", "replace") if grant else ("remove", "replace")
+    op = operation.op.lower()
+    if op not in allowed:
+        report.add(
+            level,
+            "provisioning",
+            f"{key}.op: {operation.op!r} cannot {'add' if grant else 'remove'} a value",
+            hint=f"use op: {' or '.join(allowed)}",
+        )
+        return
+    capabilities = report.capabilities
+    if operation.method == "PATCH" and capabilities and capabilities.patch is False:
         report.add(
             level,
             "provisioning",
@@ -425,43 +426,49 @@ def _check_operation(
             hint=f"set {key}.method: PUT if the service documents it",
         )
         return
-    if name in REMOVALS and operation.op.lower() == "replace":
-        _check_replace(key, operation, capabilities, level, report)
+    if op == "replace" or operation.method == "PUT":
+        _check_rewrite(key, name, operation, level, report)
         return
-    report.add("ok", "provisioning", f"{key}: {operation.method} op {operation.op}")
+    report.add("ok", "provisioning", f"{key}: {operation.method} op {op}")
 
 
-def _check_replace(
-    key: str,
-    operation: PatchOperation,
-    capabilities: Capabilities,
-    level: Level,
-    report: CheckReport,
+def _check_rewrite(
+    key: str, name: str, operation: PatchOperation, level: Level, report: CheckReport
 ) -> None:
-    """A replace-based removal rewrites the whole list: it needs ETags."""
-    if capabilities.etag:
-        report.add(
-            "ok",
-            "provisioning",
-            f"{key}: op replace, guarded by ETags (If-Match, RFC 7644 §3.14)",
-        )
+    """A request that writes the whole list back needs a version to guard it.
+
+    Provisioning sends it with If-Match (RFC 7644 §3.14) on the ETag or
+    meta.version it read, and refuses it when the service gives neither.
+    """
+    shape = f"{key}: {operation.method} op {operation.op.lower()} writes the list back"
+    if _versions_available(name, report):
+        report.add("ok", "provisioning", f"{shape}, guarded by If-Match")
         return
     if operation.accept_unversioned_replace:
         report.add(
             "warning",
             "provisioning",
-            f"{key}: op replace without ETags; a change made meanwhile by "
-            "someone else can be lost (acceptUnversionedReplace is set)",
+            f"{shape} without a version; a change someone makes meanwhile can be "
+            "lost (acceptUnversionedReplace is set)",
         )
         return
     report.add(
         level,
         "provisioning",
-        f"{key}: op replace rewrites the whole list, and the service announces "
-        "no ETag support to guard it, so removals would be refused",
-        hint=f'set {key}.op: "remove" (or acceptUnversionedReplace: true to '
-        "accept the risk)",
+        f"{shape}, and the service shows no version to guard it (no ETag "
+        "support announced, no meta.version listed), so the change would be "
+        "refused",
+        hint=f"set {key}.op to add or remove, or acceptUnversionedReplace: true "
+        "to accept the risk",
     )
+
+
+def _versions_available(name: str, report: CheckReport) -> bool:
+    if report.capabilities is not None and report.capabilities.etag:
+        return True
+    # Memberships are written on groups, roles on users.
+    probe = report.groups if name.endswith("group") else report.users
+    return probe is not None and probe.versioned
 
 
 def _camel(name: str) -> str:
