@@ -256,3 +256,13 @@ def test_core_source_names_no_built_in_provider_module():
     for module in ("baton_scim_slack", "baton_scim_zoom", "baton_scim_miro"):
         assert module not in sources
     assert "baton_scim_postman" not in sources
+
+
+def test_providers_with_none_installed_names_the_all_extra(monkeypatch):
+    monkeypatch.setattr(plugins.metadata, "entry_points", lambda group: ())
+
+    result = run_cli("providers")
+
+    assert result.exit_code == 0
+    assert "pip install baton-scim-<name>" in result.stdout
+    assert "baton-scim[all]" in result.stdout

@@ -40,9 +40,11 @@ def providers_command(
 
 def _table(rows: list[dict[str, str]]) -> None:
     if not rows:
+        # markup=False: rich would read "[all]" as a style tag and drop it.
         output.stdout.print(
             "No provider is installed: pip install baton-scim-<name> "
-            "(or baton-scim[all] for every built-in one)"
+            "(or baton-scim[all] for every built-in one)",
+            markup=False,
         )
         return
     table = Table()
