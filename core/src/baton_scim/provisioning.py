@@ -7,13 +7,13 @@ user for a role. When it already is as asked, nothing is sent. Otherwise
 the provisioning hook builds the request (by default from the
 description's ``provisioning`` section) and it is sent once.
 
-A request that writes a whole list back (a PUT, or a PatchOp ``replace``)
-carries ``If-Match`` with the version just read (RFC 7644 §3.14), so a
-change someone else made in between is never written over: the service
-answers 412, the target is read again and the request rebuilt, a bounded
-number of times. Without a version, such a rewrite is refused unless the
-description sets ``acceptUnversionedReplace``. A revoke that would remove
-anything besides its one value is never sent, whoever built it.
+A request that writes a whole list back (a PUT, or a PatchOp ``replace`` of
+a whole attribute) carries ``If-Match`` with the version just read (RFC 7644
+§3.14), so a change someone else made in between is never written over: the
+service answers 412, the target is read again and the request rebuilt, a
+bounded number of times. Without a version, such a rewrite is refused
+unless the description sets ``acceptUnversionedReplace``. A revoke that
+would remove anything besides its one value is never sent, whoever built it.
 """
 
 from __future__ import annotations
@@ -765,9 +765,22 @@ def rewrites(change: Change, request: ProvisioningRequest) -> bool:
     body = request.body
     operations = body.get("Operations") if isinstance(body, dict) else None
     return isinstance(operations, list) and any(
-        isinstance(op, dict) and str(op.get("op", "")).lower() == "replace"
-        for op in operations
+        _replaces_attribute(op) for op in operations
     )
+
+
+def _replaces_attribute(operation: Any) -> bool:
+    """A replace of a whole attribute, as opposed to one through a filter.
+
+    RFC 7644 §3.5.2.3: ``roles[primary eq true].value`` sets a value inside
+    the matching items and writes no list back (Miro's user role change).
+    """
+    if not isinstance(operation, dict):
+        return False
+    if str(operation.get("op", "")).lower() != "replace":
+        return False
+    path = operation.get("path")
+    return path is None or _is_list_path(str(path))
 
 
 def _guarded(change: Change) -> dict[str, str]:
