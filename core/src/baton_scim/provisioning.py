@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 from urllib.parse import quote
 
 from .c1z import C1zReader
@@ -502,7 +502,7 @@ async def carry_out(
     context: ProviderContext, settings: Settings, kind: Kind, ref: AccessRef
 ) -> Outcome:
     """Open a client on the service and carry out one grant or revoke."""
-    source = str(settings.scim_config or context.provider.source)
+    source = _source(context, settings)
     client = ScimClient(
         context,
         context.options["auth"],
@@ -514,24 +514,55 @@ async def carry_out(
         return await Provisioner(context, client, source).run(kind, ref)
 
 
+def check_available(
+    context: ProviderContext, settings: Settings, kind: Kind, named_id: str
+) -> None:
+    """Refuse, before the c1z file is read, an action the provider lacks.
+
+    Baton IDs of this connector start with the resource type (``group:``,
+    ``role:``), which tells the action; other IDs are left to the lookup.
+    """
+    action = ACTIONS.get((kind, named_id.partition(":")[0]))
+    if action is not None:
+        operation_for(context, action, _source(context, settings))
+
+
+def _source(context: ProviderContext, settings: Settings) -> str:
+    return str(settings.scim_config or context.provider.source)
+
+
 def operation_for(
     context: ProviderContext, action: Action, source: str
 ) -> PatchOperation:
     """The description's request shape for an action; refuses when missing."""
     key = f"provisioning.{YAML_KEYS[action]}"
     section = context.config.provisioning
+    operation: PatchOperation | None = getattr(section, action, None)
+    if operation is not None:
+        return operation
+
+    if action.endswith("role") and context.config.user.roles is None:
+        _refuse_roleless(context, action, key)
     if section is None:
         raise ProvisioningRefused(
             f"the provider description has no provisioning section, so it has no {key}",
             hint=f"add {key} with op, path and valuePath to {source}",
         )
-    operation: PatchOperation | None = getattr(section, action)
-    if operation is None:
-        raise ProvisioningRefused(
-            f"the provider description has no {key}",
-            hint=f"add {key} with op, path and valuePath to {source}",
-        )
-    return operation
+    raise ProvisioningRefused(
+        f"the provider description has no {key}",
+        hint=f"add {key} with op, path and valuePath to {source}",
+    )
+
+
+def _refuse_roleless(context: ProviderContext, action: Action, key: str) -> NoReturn:
+    """A provider whose description maps no roles has none to change."""
+    verb = "granted" if action.startswith("add") else "revoked"
+    raise ProvisioningRefused(
+        f"the {context.name} provider has no roles (its description maps no "
+        f"user.roles), so no role can be {verb} through it",
+        hint="change roles in the service itself, or pass --scim-config with a "
+        f"description that maps user.roles and has {key}",
+    )
 
 
 class Provisioner:
