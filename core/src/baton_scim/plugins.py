@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from importlib import metadata
@@ -17,6 +18,8 @@ from .errors import PluginError, ProviderNotFound
 from .provider import Credentials, Provider, ProviderContext
 
 logger = logging.getLogger(__name__)
+# A trailing API version (slack-v1) names a variant of the provider before it.
+_VERSION_SUFFIX = re.compile(r"-v\d+$")
 
 # The package that installs a plugin: its distribution name and version.
 Package = tuple[str, str]
@@ -47,8 +50,18 @@ class Registry:
         guess = f"; did you mean {close[0]!r}?" if close else ""
         raise ProviderNotFound(
             f"no provider called {name!r} is installed (installed: {installed}){guess}",
-            hint=f"pip install baton-scim-{name}, or pass --scim-config FILE",
+            hint=f"pip install {package_for(name)}, or pass --scim-config FILE",
         )
+
+
+def package_for(name: str) -> str:
+    """The distribution to suggest for a provider that is not installed.
+
+    Plugins are published as ``baton-scim-<name>``; a name ending in an API
+    version (``slack-v1``) is a variant that ships in the package of the
+    name before it (``baton-scim-slack``), as docs/plugins.md asks authors.
+    """
+    return f"baton-scim-{_VERSION_SUFFIX.sub('', name) or name}"
 
 
 class Discovery:

@@ -7,13 +7,13 @@ user for a role. When it already is as asked, nothing is sent. Otherwise
 the provisioning hook builds the request (by default from the
 description's ``provisioning`` section) and it is sent once.
 
-A request that writes a whole list back (a PUT, or a PatchOp ``replace``)
-carries ``If-Match`` with the version just read (RFC 7644 §3.14), so a
-change someone else made in between is never written over: the service
-answers 412, the target is read again and the request rebuilt, a bounded
-number of times. Without a version, such a rewrite is refused unless the
-description sets ``acceptUnversionedReplace``. A revoke that would remove
-anything besides its one value is never sent, whoever built it.
+A request that writes a whole list back (a PUT, or a PatchOp ``replace`` of
+a whole attribute) carries ``If-Match`` with the version just read (RFC 7644
+§3.14), so a change someone else made in between is never written over: the
+service answers 412, the target is read again and the request rebuilt, a
+bounded number of times. Without a version, such a rewrite is refused
+unless the description sets ``acceptUnversionedReplace``. A revoke that
+would remove anything besides its one value is never sent, whoever built it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 from urllib.parse import quote
 
 from .c1z import C1zReader
@@ -502,7 +502,7 @@ async def carry_out(
     context: ProviderContext, settings: Settings, kind: Kind, ref: AccessRef
 ) -> Outcome:
     """Open a client on the service and carry out one grant or revoke."""
-    source = str(settings.scim_config or context.provider.source)
+    source = _source(context, settings)
     client = ScimClient(
         context,
         context.options["auth"],
@@ -514,24 +514,55 @@ async def carry_out(
         return await Provisioner(context, client, source).run(kind, ref)
 
 
+def check_available(
+    context: ProviderContext, settings: Settings, kind: Kind, named_id: str
+) -> None:
+    """Refuse, before the c1z file is read, an action the provider lacks.
+
+    Baton IDs of this connector start with the resource type (``group:``,
+    ``role:``), which tells the action; other IDs are left to the lookup.
+    """
+    action = ACTIONS.get((kind, named_id.partition(":")[0]))
+    if action is not None:
+        operation_for(context, action, _source(context, settings))
+
+
+def _source(context: ProviderContext, settings: Settings) -> str:
+    return str(settings.scim_config or context.provider.source)
+
+
 def operation_for(
     context: ProviderContext, action: Action, source: str
 ) -> PatchOperation:
     """The description's request shape for an action; refuses when missing."""
     key = f"provisioning.{YAML_KEYS[action]}"
     section = context.config.provisioning
+    operation: PatchOperation | None = getattr(section, action, None)
+    if operation is not None:
+        return operation
+
+    if action.endswith("role") and context.config.user.roles is None:
+        _refuse_roleless(context, action, key)
     if section is None:
         raise ProvisioningRefused(
             f"the provider description has no provisioning section, so it has no {key}",
             hint=f"add {key} with op, path and valuePath to {source}",
         )
-    operation: PatchOperation | None = getattr(section, action)
-    if operation is None:
-        raise ProvisioningRefused(
-            f"the provider description has no {key}",
-            hint=f"add {key} with op, path and valuePath to {source}",
-        )
-    return operation
+    raise ProvisioningRefused(
+        f"the provider description has no {key}",
+        hint=f"add {key} with op, path and valuePath to {source}",
+    )
+
+
+def _refuse_roleless(context: ProviderContext, action: Action, key: str) -> NoReturn:
+    """A provider whose description maps no roles has none to change."""
+    verb = "granted" if action.startswith("add") else "revoked"
+    raise ProvisioningRefused(
+        f"the {context.name} provider has no roles (its description maps no "
+        f"user.roles), so no role can be {verb} through it",
+        hint="change roles in the service itself, or pass --scim-config with a "
+        f"description that maps user.roles and has {key}",
+    )
 
 
 class Provisioner:
@@ -765,9 +796,22 @@ def rewrites(change: Change, request: ProvisioningRequest) -> bool:
     body = request.body
     operations = body.get("Operations") if isinstance(body, dict) else None
     return isinstance(operations, list) and any(
-        isinstance(op, dict) and str(op.get("op", "")).lower() == "replace"
-        for op in operations
+        _replaces_attribute(op) for op in operations
     )
+
+
+def _replaces_attribute(operation: Any) -> bool:
+    """A replace of a whole attribute, as opposed to one through a filter.
+
+    RFC 7644 §3.5.2.3: ``roles[primary eq true].value`` sets a value inside
+    the matching items and writes no list back (Miro's user role change).
+    """
+    if not isinstance(operation, dict):
+        return False
+    if str(operation.get("op", "")).lower() != "replace":
+        return False
+    path = operation.get("path")
+    return path is None or _is_list_path(str(path))
 
 
 def _guarded(change: Change) -> dict[str, str]:

@@ -14,7 +14,14 @@ from typing import Annotated
 import typer
 
 from ..errors import ProvisioningRefused
-from ..provisioning import AccessRef, Kind, carry_out, find_grant, find_revoke
+from ..provisioning import (
+    AccessRef,
+    Kind,
+    carry_out,
+    check_available,
+    find_grant,
+    find_revoke,
+)
 from ..settings import Settings
 from . import output
 from .app import State, app, failures, run_async
@@ -29,6 +36,11 @@ class OneShot:
     principal_id: str = ""
     principal_type: str | None = None
     grant_id: str = ""
+
+    @property
+    def named_id(self) -> str:
+        """The entitlement (grant) or grant (revoke) ID the change names."""
+        return self.grant_id if self.kind == "revoke" else self.entitlement_id
 
     def find(self, settings: Settings) -> AccessRef:
         """Look the IDs up in the latest sync of the -f file."""
@@ -97,6 +109,7 @@ def carry_out_one(state: State, shot: OneShot) -> None:
     from ..runtime import prepare
 
     context = prepare(settings)
+    check_available(context, settings, shot.kind, shot.named_id)
     ref = shot.find(settings)
     outcome = run_async(
         lambda: carry_out(context, settings, shot.kind, ref),
