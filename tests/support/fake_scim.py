@@ -632,7 +632,8 @@ class FakeScim:
     - ``omit_paging_fields``: leave ``itemsPerPage`` and ``startIndex`` out of
       list responses, as Miro's documented group list does.
     - ``patch_status``: 204 answers PATCH with no body, as Slack does for
-      groups; 200 (default) answers with the resource.
+      groups; 200 (default) answers with the resource. A mapping such as
+      ``{"Groups": 204}`` sets it per endpoint (200 for the others).
     - ``error_style``: "scim" (RFC 7644 §3.12), "zoom" (``{code, message}``)
       or "postman" (``{error: {name, message}, status: "error"}``).
     - ``content_type``: media type of the JSON answers; some providers send
@@ -661,7 +662,7 @@ class FakeScim:
         max_count: int | None = None,
         default_count: int | None = None,
         omit_paging_fields: bool = False,
-        patch_status: int = 200,
+        patch_status: int | Mapping[str, int] = 200,
         error_style: ErrorStyle = "scim",
         content_type: str = SCIM_JSON,
         service_provider_config: dict[str, Any] | None = None,
@@ -866,9 +867,12 @@ class FakeScim:
         patched = apply_patch(current, request.json)
         self._store(endpoint, current, patched)
         version = patched["meta"]["version"]
-        if self.patch_status == 204:
+        status = self.patch_status
+        if not isinstance(status, int):
+            status = status.get(endpoint, 200)
+        if status == 204:
             return Response(204, {"ETag": version})
-        return self._json(self.patch_status, patched, version)
+        return self._json(status, patched, version)
 
     def _put(
         self, endpoint: str, resource_id: str, request: RecordedRequest

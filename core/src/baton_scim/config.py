@@ -187,9 +187,21 @@ class HttpSettings(Model):
     """Extension: limits of the HTTP client for this provider."""
 
     rate_limit: RateLimit | None = None
-    max_attempts: int = Field(6, ge=1, le=50)
-    max_retry_wait_seconds: float = Field(120, ge=0)
-    retry_non_idempotent: bool = False
+    max_attempts: int = Field(
+        6, ge=1, le=50, description="tries of one request, the first included"
+    )
+    max_retry_wait_seconds: float = Field(
+        120, ge=0, description="waiting between the tries of one request, in all"
+    )
+    retry_base_delay_seconds: float = Field(
+        0.5, ge=0, le=60, description="first backoff without Retry-After; doubles"
+    )
+    retry_non_idempotent: bool = Field(
+        False, description="retry PATCH/POST after 5xx or a lost answer"
+    )
+    max_response_mb: int = Field(
+        64, ge=1, le=4096, description="largest answer read, in MiB"
+    )
 
 
 class ProviderConfig(Model):

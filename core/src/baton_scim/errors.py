@@ -6,7 +6,8 @@ them broadly. Each error says what went wrong and, in ``hint``, what to do.
     BatonScimError
     ├── ConfigError            a provider description, flag or variable is wrong
     │   ├── ProviderNotFound   no installed plugin offers the provider
-    │   └── CredentialsError   the credentials do not fit the auth type
+    │   ├── CredentialsError   the credentials do not fit the auth type
+    │   └── ProvisioningRefused    a grant or revoke refused before any request
     ├── PluginError            a plugin misbehaves (two claim one name, ...)
     ├── ServiceError           the SCIM service answered with an error status
     │   └── AuthenticationFailed   401 / 403
@@ -18,6 +19,8 @@ them broadly. Each error says what went wrong and, in ``hint``, what to do.
 """
 
 from __future__ import annotations
+
+import signal
 
 
 class BatonScimError(Exception):
@@ -48,6 +51,10 @@ class ProviderNotFound(ConfigError):
 
 class CredentialsError(ConfigError):
     """The credentials given do not fit the provider's auth type."""
+
+
+class ProvisioningRefused(ConfigError):
+    """A grant or revoke refused before any change: no -p, no shape, unknown ID."""
 
 
 class PluginError(BatonScimError):
@@ -98,5 +105,15 @@ class Interrupted(BatonScimError):
     """A signal stopped the run; the exit code follows the shell convention."""
 
     def __init__(self, signum: int) -> None:
-        super().__init__(f"interrupted by signal {signum}")
+        super().__init__(
+            f"interrupted by {_signal_name(signum)}",
+            hint="run it again; an interrupted sync leaves the previous file as it was",
+        )
         self.exit_code = 128 + signum
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"

@@ -75,7 +75,7 @@ def baton_scim_map_group(
 def baton_scim_provisioning_request(
     provider: ProviderContext, change: Change
 ) -> ProvisioningRequest | None:
-    """For a grant or revoke: return the HTTP request that carries it out."""
+    """For a grant or revoke: return its request; change.current, .version: as read."""
 
 
 @hookspec(firstresult=True)

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 REDACTED = "[redacted]"
+# Shorter values are not redacted: they would blank out ordinary words.
+MIN_SECRET_LENGTH = 4
 _LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -28,13 +30,22 @@ class Redactor(logging.Filter):
 
     def __init__(self) -> None:
         super().__init__()
-        self._secrets: set[str] = set()
+        # Longest first, so that a secret holding another is replaced whole.
+        self._secrets: tuple[str, ...] = ()
 
     def add(self, *values: str | None) -> None:
-        # Very short values would redact ordinary words; a real secret is longer.
-        self._secrets.update(v for v in values if v and len(v) >= 4)
+        """Register secret values; very short ones would redact ordinary words."""
+        fresh = {v for v in values if v and len(v) >= MIN_SECRET_LENGTH}
+        if fresh - set(self._secrets):
+            known = set(self._secrets) | fresh
+            # One assignment: a record filtered meanwhile sees old or new.
+            self._secrets = tuple(sorted(known, key=len, reverse=True))
+
+    def __contains__(self, value: str) -> bool:
+        return value in self._secrets
 
     def scrub(self, text: str) -> str:
+        """The text with every registered secret replaced by ``[redacted]``."""
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
@@ -46,10 +57,12 @@ class Redactor(logging.Filter):
         record.msg = self.scrub(record.getMessage())
         record.args = None
         if record.exc_info:
-            record.exc_text = self.scrub(
-                logging.Formatter().formatException(record.exc_info)
-            )
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
+        if record.exc_text:
+            record.exc_text = self.scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.scrub(record.stack_info)
         return True
 
 
@@ -93,6 +106,8 @@ def setup_logging(level: str, fmt: str, handler: logging.Handler | None = None) 
         )
     handler.addFilter(redactor)
     root.addHandler(handler)
-    # httpx logs full URLs at INFO; our client logs each request itself.
+    # Whatever our level: httpx logs full URLs at INFO and httpcore logs
+    # response headers at DEBUG, outside our redacting handler; our client
+    # logs each request itself.
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -93,6 +93,8 @@ class C1zReader:
 
     def open(self) -> None:
         """Decompress the file into a temporary database and open it."""
+        if not self._path.parent.is_dir():
+            raise C1zError(f"{self._path}: there is no folder {self._path.parent}")
         if not self._path.is_file():
             raise C1zError(f"{self._path}: no such c1z file")
 

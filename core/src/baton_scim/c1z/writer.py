@@ -184,11 +184,7 @@ class C1zWriter:
 
         self._clock = time.monotonic()
         self._started = True
-        self._workdir = Path(
-            tempfile.mkdtemp(
-                prefix=f".{self._path.name}.", suffix=".tmp", dir=self._temp_parent
-            )
-        )
+        self._workdir = self._make_workdir()
         try:
             self._conn = self._open_database(self._workdir / _DATABASE_NAME)
             self._begin_sync(self._conn)
@@ -213,6 +209,30 @@ class C1zWriter:
         self._log_finish(ended_at, size)
         self._remove_temporaries()
         return self._path
+
+    def _make_workdir(self) -> Path:
+        """The private temporary folder, once the output's folder is known to exist.
+
+        A sync starts its writer before its first request, so a mistyped -f
+        costs no traffic.
+        """
+        for folder in dict.fromkeys((self._path.parent, self._temp_parent)):
+            if not folder.is_dir():
+                raise C1zError(
+                    f"{self._path}: there is no folder {folder}",
+                    hint="create the folder first, or pass -f a path in an "
+                    "existing folder",
+                )
+        try:
+            name = tempfile.mkdtemp(
+                prefix=f".{self._path.name}.", suffix=".tmp", dir=self._temp_parent
+            )
+        except OSError as error:
+            raise C1zError(
+                f"{self._path}: cannot write in {self._temp_parent} ({error.strerror})",
+                hint="pass -f a path in a folder you may write to",
+            ) from None
+        return Path(name)
 
     def abort(self) -> None:
         """Discard the sync and every temporary file; never touches the output."""

@@ -208,6 +208,35 @@ def main_command(
             min=1,
         ),
     ] = None,
+    max_attempts: Annotated[
+        int | None,
+        _opt(
+            "--max-attempts",
+            env="BATON_MAX_ATTEMPTS",
+            help="Tries of one request before giving up (http.maxAttempts; default 6).",
+            min=1,
+            max=50,
+        ),
+    ] = None,
+    max_retry_wait_seconds: Annotated[
+        float | None,
+        _opt(
+            "--max-retry-wait-seconds",
+            env="BATON_MAX_RETRY_WAIT_SECONDS",
+            help="Waiting between the tries of one request, in all (http.maxRetryWaitSeconds; default 120).",
+            min=0,
+        ),
+    ] = None,
+    max_response_mb: Annotated[
+        int | None,
+        _opt(
+            "--max-response-mb",
+            env="BATON_MAX_RESPONSE_MB",
+            help="Largest answer read, in MiB (http.maxResponseMb; default 64).",
+            min=1,
+            max=4096,
+        ),
+    ] = None,
     ca_bundle: Annotated[
         Path | None,
         _opt(
@@ -285,6 +314,9 @@ def main_command(
         concurrency=concurrency,
         http_timeout_seconds=float(http_timeout_seconds),
         run_timeout_seconds=float(run_timeout_seconds) if run_timeout_seconds else None,
+        max_attempts=max_attempts,
+        max_retry_wait_seconds=max_retry_wait_seconds,
+        max_response_mb=max_response_mb,
         ca_bundle=ca_bundle,
     )
     ctx.obj = State(settings, fmt, log_level.lower() == "debug")
@@ -292,7 +324,7 @@ def main_command(
         return
 
     state: State = ctx.obj
-    if grant_entitlement or grant_principal or revoke_grant:
+    if grant_entitlement or grant_principal or grant_principal_type or revoke_grant:
         from .provision import provision
 
         with failures(state):

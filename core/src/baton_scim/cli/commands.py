@@ -1,3 +1,9 @@
 """Subcommands: each module registers its own on the shared app."""
 
-from . import providers  # noqa: F401
+from . import (  # noqa: F401
+    check,
+    demo,
+    inspect,
+    providers,
+    provision,
+)

@@ -40,9 +40,19 @@ def providers_command(
 
 def _table(rows: list[dict[str, str]]) -> None:
     if not rows:
-        output.stdout.print("No provider is installed: pip install baton-scim[all]")
+        # markup=False: rich would read "[all]" as a style tag and drop it.
+        output.stdout.print(
+            "No provider is installed: pip install baton-scim-<name> "
+            "(or baton-scim[all] for every built-in one)",
+            markup=False,
+        )
         return
-    table = Table("name", "package", "version", "description", "configuration")
+    table = Table()
+    # Names and packages are what a user types next: never cut them.
+    for column in ("name", "package", "version"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("description", ratio=1)
+    table.add_column("configuration", ratio=1, overflow="fold")
     for row in rows:
         table.add_row(*row.values())
     output.stdout.print(table)

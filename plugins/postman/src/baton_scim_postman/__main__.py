@@ -1,0 +1,5 @@
+"""Print where the provider description is installed, to copy and edit."""
+
+from importlib.resources import files
+
+print(files("baton_scim_postman").joinpath("postman.yaml"))
