@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 from pathlib import Path
 from typing import Any
 
@@ -56,22 +55,6 @@ def test_same_directory_gives_byte_identical_rows(
 
     assert first["v1_grants"]  # the directory has memberships and roles
     assert first == second
-
-
-def test_sync_puts_the_garbage_collector_settings_back(
-    reference_directory, reference_config, tmp_path
-):
-    before = gc.get_threshold()
-    users, groups = reference_directory["Users"], reference_directory["Groups"]
-    with FakeScim(users, groups, token=TOKEN) as server:
-        settings = Settings(
-            scim_config=reference_config(server.url),
-            credentials=Credentials(api_key=SecretStr(TOKEN)),
-            file=tmp_path / "sync.c1z",
-        )
-        asyncio.run(sync_into(prepare(settings), settings))
-
-    assert gc.get_threshold() == before
 
 
 class RenamingHooks:

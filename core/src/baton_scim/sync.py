@@ -8,11 +8,9 @@ when groups are listed on users, the group names and IDs.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,9 +26,6 @@ from .settings import Settings
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[ListingState], None]
-# Generation 0 every 10,000 net new containers instead of 700 (see
-# _rare_collections); the older generations keep their usual ratio.
-_SYNC_GC_THRESHOLD = (10_000, 10, 10)
 
 
 @dataclass
@@ -215,7 +210,7 @@ async def sync_into(
     """Run a whole sync into ``settings.file``; the old file stays on failure."""
     started = time.perf_counter()
     async with _client(context, settings) as client:
-        with C1zWriter(settings.file) as writer, _rare_collections():
+        with C1zWriter(settings.file) as writer:
             summary = await Sync(context, client, writer, on_page).run()
             summary.file = writer.finish()
             summary.sync_id = writer.sync_id
@@ -231,23 +226,6 @@ async def sync_into(
         summary.requests,
     )
     return summary
-
-
-@contextmanager
-def _rare_collections() -> Iterator[None]:
-    """Run the cyclic garbage collector less often while pages stream through.
-
-    A parsed page is thousands of dicts and lists that die with the page
-    and hold no cycles; at the default threshold (700 new containers) the
-    collector ran some 1,500 times in a 100k-user sync, 8% of its time.
-    The thresholds are put back afterwards.
-    """
-    before = gc.get_threshold()
-    gc.set_threshold(*_SYNC_GC_THRESHOLD)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def _client(context: ProviderContext, settings: Settings) -> ScimClient:
