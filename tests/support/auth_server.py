@@ -130,7 +130,11 @@ class LocalServer:
         if self.tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(self.tls.certificate, self.tls.key)
-            server.socket = context.wrap_socket(server.socket, server_side=True)
+            # Handshake in each connection's own thread, not in accept(): a
+            # client that connects and stalls must not block the others.
+            server.socket = context.wrap_socket(
+                server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._server = server
         scheme = "https" if self.tls else "http"
         self._origin = f"{scheme}://127.0.0.1:{server.server_address[1]}"

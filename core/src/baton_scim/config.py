@@ -187,8 +187,10 @@ class HttpSettings(Model):
     """Extension: limits of the HTTP client for this provider."""
 
     rate_limit: RateLimit | None = None
+    # Ten tries: at a 20% 429 rate, six in a row hit one request in about
+    # 8% of 100k-user syncs (1,300 requests); ten in a row almost never do.
     max_attempts: int = Field(
-        6, ge=1, le=50, description="tries of one request, the first included"
+        10, ge=1, le=50, description="tries of one request, the first included"
     )
     max_retry_wait_seconds: float = Field(
         120, ge=0, description="waiting between the tries of one request, in all"
