@@ -19,10 +19,12 @@ logger = logging.getLogger(__name__)
 
 MAGIC = b"C1ZF\x00"
 SQLITE_HEADER = b"SQLite format 3\x00"
-# Level 2 ("fast" strategy) compresses SQLite pages about as well as level 3
-# (often better: 30.9 against 32.3 MB for a 284 MB, 100k-user database) in
-# half the time; see benchmarks/README.md.
-COMPRESSION_LEVEL = 2
+# Level 1 leaves a 100k-user database (276 MB) at 33.9 MB against 33.8 MB
+# at level 2, in two thirds of the time; see benchmarks/README.md.
+COMPRESSION_LEVEL = 1
+# Compression workers: zstd splits the input into jobs and still writes one
+# frame. Beyond four, the disk reads feeding it are the limit.
+_MAX_WORKERS = 4
 
 _CHUNK = 1 << 20
 # Compressed input per step; SQLite pages shrink some 10-20 fold, so each
@@ -47,16 +49,28 @@ class FrameInfo:
 def write_c1z(database: Path, target: BinaryIO) -> int:
     """Write the magic and one zstd frame of `database`; return bytes written.
 
-    Level 2 keeps the window at 1 MiB, far below the 128 MiB the Baton
-    reader allows; no dictionary, content checksum on.
+    Level 1 keeps the window at 512 KiB, far below the 128 MiB the Baton
+    reader allows; no dictionary, content checksum on. With more than one
+    CPU free, zstd compresses on several threads.
     """
-    compressor = zstandard.ZstdCompressor(level=COMPRESSION_LEVEL, write_checksum=True)
+    compressor = zstandard.ZstdCompressor(
+        level=COMPRESSION_LEVEL, write_checksum=True, threads=_workers()
+    )
     target.write(MAGIC)
 
     with database.open("rb") as source:
         _, written = compressor.copy_stream(source, target, read_size=_CHUNK)
 
     return len(MAGIC) + written
+
+
+def _workers() -> int:
+    """zstd worker threads: 0 compresses on the calling thread."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return 0 if cpus < 2 else min(cpus, _MAX_WORKERS)
 
 
 def read_c1z(source: Path, database: Path) -> list[FrameInfo]:
