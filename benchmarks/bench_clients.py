@@ -1,11 +1,15 @@
-"""The two measured clients of bench_sync.py, each run as its own process.
+"""The measured clients of bench_sync.py, each run as its own process.
 
 ``baseline`` fetches the pages a sync would ask for, one after the other,
 with httpx, and parses each body; nothing else. ``sync`` runs the real sync
 path (provider description, runtime.prepare, sync.sync_into, the c1z
-writer) as the command line does. Each prints one JSON line on stdout with
-the seconds of its work, measured the same way: from just before the first
-request to the end (for the sync: the renamed c1z on disk).
+writer) as the command line does. Two more take the sync apart: ``fetch``
+runs only its client and paging (every page fetched and parsed, nothing
+mapped or kept), ``write`` only its c1z writer (the rows of a finished
+sync's file written again into a new one, no network). Each prints one JSON
+line on stdout with the seconds of its work, measured the same way: from
+just before the first request (or row) to the end (for the sync and the
+writer: the renamed c1z on disk).
 """
 
 from __future__ import annotations
@@ -74,6 +78,85 @@ def sync(config: Path, token: str, out: Path, page_size: int) -> dict[str, Any]:
     return {"seconds": seconds, "cpu": cpu, **summary.as_dict()}
 
 
+def fetch(config: Path, token: str, page_size: int) -> dict[str, Any]:
+    """The sync's client and paging alone: every page of both endpoints."""
+    from baton_scim.paging import Lister
+    from baton_scim.provider import Credentials
+    from baton_scim.runtime import prepare
+    from baton_scim.settings import Settings
+    from pydantic import SecretStr
+
+    settings = Settings(
+        scim_config=config,
+        credentials=Credentials(api_key=SecretStr(token)),
+        file=Path("unused.c1z"),
+        page_size=page_size,
+    )
+    context = prepare(settings)
+
+    async def every_page() -> int:
+        from baton_scim.http import ScimClient
+
+        auth = context.options["auth"]
+        async with ScimClient(context, auth, timeout=300) as client:
+            count = 0
+            for endpoint in ENDPOINTS:
+                async for resources in Lister(client, context, endpoint).pages():
+                    count += len(resources)
+            return count
+
+    started, cpu = time.perf_counter(), cpu_seconds()
+    resources = asyncio.run(every_page())
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+    return {"seconds": seconds, "cpu": cpu, "resources": resources}
+
+
+def write(source: Path, out: Path) -> dict[str, Any]:
+    """The c1z writer alone: the latest sync of ``source`` written to ``out``."""
+    from baton_scim.c1z import C1zReader, C1zWriter
+    from baton_scim.c1z import messages as m
+
+    with C1zReader(source) as reader:
+        sync_id = reader.latest_sync_id()
+        rows = {table: _rows(reader.connection, table, sync_id) for table in TABLES}
+    resource_types = [m.ResourceType.FromString(r[1]) for r in rows["resource_types"]]
+    entitlements = [m.Entitlement.FromString(r[3]) for r in rows["entitlements"]]
+
+    started, cpu = time.perf_counter(), cpu_seconds()
+    with C1zWriter(out) as writer:
+        for resource_type in resource_types:
+            writer.add_resource_type(resource_type)
+        for kind, external_id, parent_kind, parent_id, data in rows["resources"]:
+            resource_id = external_id[len(kind) + 1 :]
+            writer.add_resource_data(kind, resource_id, data, parent_kind, parent_id)
+        for entitlement in entitlements:
+            writer.add_entitlement(entitlement)
+        for grant in rows["grants"]:
+            writer.add_grant_data(*grant)
+        writer.finish()
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+    count = sum(len(table_rows) for table_rows in rows.values())
+    return {"seconds": seconds, "cpu": cpu, "rows": count}
+
+
+TABLES = {
+    "resource_types": "external_id, data",
+    "resources": "resource_type_id, external_id, parent_resource_type_id,"
+    " parent_resource_id, data",
+    "entitlements": "resource_type_id, resource_id, external_id, data",
+    "grants": "resource_type_id, resource_id, entitlement_id,"
+    " principal_resource_type_id, principal_resource_id, external_id, data",
+}
+
+
+def _rows(conn: Any, table: str, sync_id: str) -> list[tuple[Any, ...]]:
+    query = f"select {TABLES[table]} from v1_{table} where sync_id = ? order by id"
+    return [
+        tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
+        for row in conn.execute(query, (sync_id,))
+    ]
+
+
 def cpu_seconds() -> float:
     """CPU time of this process so far, user and system."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -92,22 +175,26 @@ def profiled(function: Any, output: str, *args: Any) -> Any:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["baseline", "sync"])
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--token", required=True)
-    parser.add_argument("--page-size", type=int, required=True)
+    parser.add_argument("mode", choices=["baseline", "sync", "fetch", "write"])
+    parser.add_argument("--url", default="")
+    parser.add_argument("--token", default="")
+    parser.add_argument("--page-size", type=int, default=100)
     parser.add_argument("--config", type=Path)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--source", type=Path, help="the c1z that write copies")
     parser.add_argument("--cpu", type=int)
     parser.add_argument("--profile")
     args = parser.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
 
-    function: Any = baseline if args.mode == "baseline" else sync
-    call: tuple[Any, ...] = (args.url, args.token, args.page_size)
-    if args.mode == "sync":
-        call = (args.config, args.token, args.out, args.page_size)
+    calls: dict[str, tuple[Any, ...]] = {
+        "baseline": (baseline, args.url, args.token, args.page_size),
+        "sync": (sync, args.config, args.token, args.out, args.page_size),
+        "fetch": (fetch, args.config, args.token, args.page_size),
+        "write": (write, args.source, args.out),
+    }
+    function, *call = calls[args.mode]
     if args.profile:
         result = profiled(function, args.profile, *call)
     else:

@@ -114,6 +114,8 @@ class Row:
     throttled: int = 0
     retries: int = 0
     same_rows: bool | None = None
+    fetch: dict[str, Any] | None = None
+    write: dict[str, Any] | None = None
 
 
 class Bench:
@@ -144,7 +146,23 @@ class Bench:
                 syncs[rate].append(self._client("sync", out, rate))
         return baselines, syncs
 
-    def _client(self, mode: str, out: Path | None = None, rate: float = 0.0) -> Run:
+    def parts(self, clean: Path) -> tuple[Run, Run]:
+        """Best of ``--repeat`` runs of the sync's fetch path and of its writer."""
+        fetches, writes = [], []
+        rewritten = self.workdir / "rewritten.c1z"
+        for _ in range(self.args.repeat):
+            fetches.append(self._client("fetch"))
+            rewritten.unlink(missing_ok=True)  # a fresh file, as the sync writes
+            writes.append(self._client("write", rewritten, source=clean))
+        return _best(fetches), _best(writes)
+
+    def _client(
+        self,
+        mode: str,
+        out: Path | None = None,
+        rate: float = 0.0,
+        source: Path | None = None,
+    ) -> Run:
         self._control(f"{RESET_PATH}?fault_rate={rate}&seed={self.args.seed}")
         command = [
             sys.executable,
@@ -157,11 +175,15 @@ class Bench:
             "--page-size",
             str(self.args.page_size),
         ]
-        if mode == "sync":
-            command += ["--config", str(self.config), "--out", str(out)]
-            if self.args.profile:
-                name = f"sync-{self.server.spec.users}-{rate:g}.prof"
-                command += ["--profile", str(Path(self.args.profile) / name)]
+        if mode in ("sync", "fetch"):
+            command += ["--config", str(self.config)]
+        if out is not None:
+            command += ["--out", str(out)]
+        if source is not None:
+            command += ["--source", str(source)]
+        if mode == "sync" and self.args.profile:
+            name = f"sync-{self.server.spec.users}-{rate:g}.prof"
+            command += ["--profile", str(Path(self.args.profile) / name)]
         if self.client_cpu is not None:
             command += ["--cpu", str(self.client_cpu)]
         output, rss_kib = _run_measured(command, self.workdir / f"{mode}.log")
@@ -227,11 +249,27 @@ def measure(users: int, groups: int, args: Any, workdir: Path) -> list[Row]:
     files = {0.0: workdir / f"clean-{users}.c1z"}
     if args.faults and users == max(args.users):
         files[args.faults] = workdir / f"faults-{users}.c1z"
+    parts = None
     with ServerProcess(spec, TOKEN, server_cpu) as server:
-        baselines, syncs = Bench(server, workdir, args).rounds(files)
+        bench = Bench(server, workdir, args)
+        baselines, syncs = bench.rounds(files)
+        if args.parts and users == max(args.users):
+            parts = bench.parts(files[0.0])
 
     clean = _best(syncs[0.0])
     rows = [_row(spec, args, _best(baselines), clean, files[0.0])]
+    if parts is not None:
+        fetched, written = parts
+        rows[0].fetch = {
+            "s": fetched.seconds,
+            "cpu_s": fetched.output["cpu"],
+            "resources": fetched.output["resources"],
+        }
+        rows[0].write = {
+            "s": written.seconds,
+            "cpu_s": written.output["cpu"],
+            "rows": written.output["rows"],
+        }
     if args.faults and args.faults in syncs:
         faulty = syncs[args.faults]
         row = _row(spec, args, _best(baselines), _best(faulty), files[args.faults])
@@ -301,6 +339,25 @@ def print_table(rows: list[Row]) -> None:
         if row.fault_rate:
             same_size = [other for other in clean if other.users == row.users]
             _print_fault_row(row, same_size[0])
+        if row.fetch and row.write:
+            _print_parts(row, row.fetch, row.write)
+
+
+def _print_parts(row: Row, fetch: dict[str, Any], write: dict[str, Any]) -> None:
+    def part(name: str, seconds: float, cpu: float) -> str:
+        share = seconds / row.baseline_s
+        return f"{name} {seconds:.2f} s ({share:.2f}x the baseline, {cpu:.2f} cpu s)"
+
+    print(
+        f"the sync taken apart, {row.users:,} users: "
+        + "; ".join(
+            [
+                part("its fetch path alone", fetch["s"], fetch["cpu_s"]),
+                part("its c1z writer alone", write["s"], write["cpu_s"]),
+                part("the whole sync", row.sync_s, row.sync_cpu_s),
+            ]
+        )
+    )
 
 
 def _print_fault_row(row: Row, clean: Row) -> None:
@@ -348,6 +405,12 @@ def parse_args(argv: list[str] | None = None) -> Any:
         dest="pin",
         action="store_false",
         help="do not pin the server and the clients to CPUs",
+    )
+    parser.add_argument(
+        "--no-parts",
+        dest="parts",
+        action="store_false",
+        help="skip timing the sync's fetch path and c1z writer on their own",
     )
     parser.add_argument("--profile", help="directory for cProfile stats of the sync")
     parser.add_argument("--json", action="store_true", help="also print JSON rows")

@@ -39,3 +39,8 @@ def test_sync_benchmark_runs_clean_and_throttled_at_tiny_sizes(tmp_path):
     assert faulty["throttled"] > 0 and faulty["retries"] == faulty["throttled"]
     assert faulty["requests"] == clean[1]["requests"] + faulty["throttled"]
     assert faulty["same_rows"] is True
+    # The largest size is also taken apart: fetch path and writer alone.
+    assert "the sync taken apart, 300 users" in done.stdout
+    assert clean[1]["fetch"]["resources"] == 300 + 20
+    assert clean[1]["write"]["rows"] > 300 + 20  # resources, entitlements, grants
+    assert clean[0]["fetch"] is None and clean[0]["write"] is None
