@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from . import schema
+from . import leftovers, schema
 from .container import fsync_directory, read_c1z, remove_tree, write_c1z
 from .errors import C1zError
 from .ksuid import new_ksuid
@@ -128,6 +128,7 @@ class C1zWriter:
         self._skip_cleanup = _flag_setting(SKIP_CLEANUP_ENV)
         self._temp_parent = Path(temp_dir) if temp_dir else self._path.parent
         self._workdir: Path | None = None
+        self._claim: leftovers.Claim | None = None
         self._partial_output: Path | None = None
         self._conn: sqlite3.Connection | None = None
         self._sync_id = ""
@@ -223,6 +224,7 @@ class C1zWriter:
                     hint="create the folder first, or pass -f a path in an "
                     "existing folder",
                 )
+            leftovers.sweep(folder, self._path.name)
         try:
             name = tempfile.mkdtemp(
                 prefix=f".{self._path.name}.", suffix=".tmp", dir=self._temp_parent
@@ -232,6 +234,7 @@ class C1zWriter:
                 f"{self._path}: cannot write in {self._temp_parent} ({error.strerror})",
                 hint="pass -f a path in a folder you may write to",
             ) from None
+        self._claim = leftovers.claim_folder(Path(name))
         return Path(name)
 
     def abort(self) -> None:
@@ -248,6 +251,9 @@ class C1zWriter:
 
         remove_tree(self._workdir)
         self._workdir = None
+        if self._claim is not None:
+            self._claim.release()
+            self._claim = None
 
     # --- rows ---------------------------------------------------------------
 
@@ -474,6 +480,7 @@ class C1zWriter:
             prefix=f".{self._path.name}.", suffix=".tmp", dir=target_dir
         )
         self._partial_output = Path(name)
+        leftovers.claim_file(fd)
 
         with os.fdopen(fd, "wb") as out:
             size = write_c1z(database, out)
