@@ -68,6 +68,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import yaml
+from baton_scim.serving import Background
 
 from .fake_scim import RecordedRequest, status_phrase
 from .scim_server import ScimServer, read_environ
@@ -113,8 +114,7 @@ class LocalServer:
         self.app = app
         self.tls = tls
         self._origin = ""
-        self._server: WSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: Background | None = None
 
     def __enter__(self) -> Self:
         return self.start()
@@ -135,24 +135,16 @@ class LocalServer:
             server.socket = context.wrap_socket(
                 server.socket, server_side=True, do_handshake_on_connect=False
             )
-        self._server = server
         scheme = "https" if self.tls else "http"
-        self._origin = f"{scheme}://127.0.0.1:{server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._origin = f"{scheme}://127.0.0.1:{server.server_port}"
+        self._serving = Background(server, f"local-{scheme}-{server.server_port}")
         return self
 
     def stop(self) -> None:
         """Stop serving and free the port."""
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
+        if self._serving is not None:
+            self._serving.stop()
+            self._serving = None
 
     @property
     def origin(self) -> str:

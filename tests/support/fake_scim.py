@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any, Literal, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from baton_scim.serving import Background
+
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 SERVICE_PROVIDER_CONFIG = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
@@ -687,8 +689,7 @@ class FakeScim:
         self._versions = itertools.count(1)
         self.users = [self._with_meta(user, "User") for user in users]
         self.groups = [self._with_meta(group, "Group") for group in groups]
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: Background | None = None
 
     @classmethod
     def from_file(
@@ -710,32 +711,21 @@ class FakeScim:
         """Listen on a free port of 127.0.0.1 and serve in a daemon thread."""
         server = _FakeHTTPServer(("127.0.0.1", 0), _Handler)
         server.fake = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"fake-scim-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        self._serving = Background(server, f"fake-scim-{server.server_port}")
         return self
 
     def stop(self) -> None:
         """Stop serving and free the port."""
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
+        if self._serving is not None:
+            self._serving.stop()
+            self._serving = None
 
     @property
     def port(self) -> int:
         """The port the server listens on."""
-        if self._server is None:
+        if self._serving is None:
             raise RuntimeError("FakeScim is not started")
-        return int(self._server.server_address[1])
+        return self._serving.port
 
     @property
     def url(self) -> str:

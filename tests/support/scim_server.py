@@ -49,6 +49,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import httpx
+from baton_scim.serving import Background
 from scim2_models import Pagination, ScimProvider
 from scim2_server.memory import InMemoryStorage
 from scim2_server.testserver.application import (
@@ -108,8 +109,7 @@ class ScimServer:
         self.app: WSGIApplication = self.scim_app
         if app_wrapper is not None:
             self.app = app_wrapper(self.scim_app)
-        self._server: _ThreadingWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: Background | None = None
 
     def __enter__(self) -> Self:
         return self.start()
@@ -126,32 +126,21 @@ class ScimServer:
             server_class=_ThreadingWSGIServer,
             handler_class=_QuietHandler,
         )
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"scim2-server-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        self._serving = Background(server, f"scim2-server-{server.server_port}")
         return self
 
     def stop(self) -> None:
         """Stop serving and free the port."""
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
+        if self._serving is not None:
+            self._serving.stop()
+            self._serving = None
 
     @property
     def port(self) -> int:
         """The port the server listens on."""
-        if self._server is None:
+        if self._serving is None:
             raise RuntimeError("ScimServer is not started")
-        return int(self._server.server_address[1])
+        return self._serving.port
 
     @property
     def url(self) -> str:

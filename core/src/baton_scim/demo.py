@@ -18,7 +18,6 @@ import logging
 import random
 import secrets
 import sys
-import threading
 import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
@@ -36,6 +35,7 @@ from .logs import redactor
 from .plugins import Registry
 from .provider import Credentials, Provider, read_package_description
 from .records import snake_case
+from .serving import Background
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -294,8 +294,7 @@ class DemoServer:
     def __init__(self, seed: int = DEFAULT_SEED) -> None:
         self.token = new_token()
         self.application = _application(self.token, seed)
-        self._server: WSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: Background | None = None
 
     def __enter__(self) -> Self:
         return self.start()
@@ -312,33 +311,22 @@ class DemoServer:
             server_class=_ThreadingServer,
             handler_class=_QuietHandler,
         )
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="baton-scim-demo-server",
-            daemon=True,
-        )
-        self._thread.start()
+        self._serving = Background(server, "baton-scim-demo-server")
         logger.debug("demo SCIM server listening on %s", self.url)
         return self
 
     def stop(self) -> None:
         """Stop serving and free the port."""
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
+        if self._serving is not None:
+            self._serving.stop()
+            self._serving = None
 
     @property
     def url(self) -> str:
         """The base URL of the SCIM endpoints."""
-        if self._server is None:
+        if self._serving is None:
             raise RuntimeError("the demo server is not running")
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v2"
+        return f"http://127.0.0.1:{self._serving.port}/v2"
 
     def client(self) -> httpx.Client:
         """An httpx client on ``url`` that sends the bearer token."""
