@@ -312,7 +312,7 @@ class Lister:
 
     def _key(self, resource: dict[str, Any]) -> int | None:
         """A 64-bit hash of the resource's ID; None when it has no ID."""
-        key = as_id(self._id_path.first(resource))
+        key = as_id(self._id_path.get(resource))
         return hash(key) if key else None
 
     def _is_new(self, key: int | None) -> bool:
