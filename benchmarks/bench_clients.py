@@ -6,7 +6,10 @@ path (provider description, runtime.prepare, sync.sync_into, the c1z
 writer) as the command line does. Two more take the sync apart: ``fetch``
 runs only its client and paging (every page fetched and parsed, nothing
 mapped or kept), ``write`` only its c1z writer (the rows of a finished
-sync's file written again into a new one, no network). Each prints one JSON
+sync's file written again into a new one, no network). ``floor`` is what
+the design sets before any code of ours: a bare ``httpx.AsyncClient``
+fetching the same pages, ``--concurrency`` at a time, parsed with the
+sync's parser and dropped. Each prints one JSON
 line on stdout with the seconds of its work, measured the same way: from
 just before the first request (or row) to the end (for the sync and the
 writer: the renamed c1z on disk).
@@ -47,6 +50,51 @@ def baseline(url: str, token: str, page_size: int) -> dict[str, Any]:
                     break
                 resources += received
                 start += received
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+    return {"seconds": seconds, "cpu": cpu, "pages": pages, "resources": resources}
+
+
+def floor(url: str, token: str, page_size: int, concurrency: int) -> dict[str, Any]:
+    """The same pages through a bare httpx.AsyncClient, a few at a time.
+
+    The first page of each endpoint gives the total, as in the sync; the
+    rest are fetched ``concurrency`` at a time. Nothing else happens to
+    them: no retries, checks, mapping or writing.
+    """
+    import httpx
+    import msgspec
+
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/scim+json"}
+    decode = msgspec.json.Decoder().decode
+
+    async def page(client: httpx.AsyncClient, endpoint: str, start: int) -> Any:
+        query = {"startIndex": str(start), "count": str(page_size)}
+        return decode((await client.get(endpoint, params=query)).content)
+
+    async def worker(client: httpx.AsyncClient, endpoint: str, starts: Any) -> int:
+        # Workers share one iterator of positions: never more in flight
+        # than there are workers, and nothing waiting on a lock.
+        received = 0
+        for start in starts:
+            received += len((await page(client, endpoint, start))["Resources"])
+        return received
+
+    async def every_page() -> tuple[int, int]:
+        pages = resources = 0
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=300) as c:
+            for endpoint in ENDPOINTS:
+                first = await page(c, endpoint, 1)
+                step = len(first["Resources"]) or page_size
+                starts = range(1 + step, first["totalResults"] + 1, step)
+                shared = iter(starts)
+                workers = [worker(c, endpoint, shared) for _ in range(concurrency)]
+                counts = await asyncio.gather(*workers)
+                pages += 1 + len(starts)
+                resources += len(first["Resources"]) + sum(counts)
+        return pages, resources
+
+    started, cpu = time.perf_counter(), cpu_seconds()
+    pages, resources = asyncio.run(every_page())
     seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     return {"seconds": seconds, "cpu": cpu, "pages": pages, "resources": resources}
 
@@ -175,7 +223,9 @@ def profiled(function: Any, output: str, *args: Any) -> Any:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["baseline", "sync", "fetch", "write"])
+    parser.add_argument(
+        "mode", choices=["baseline", "sync", "fetch", "write", "floor"]
+    )
     parser.add_argument("--url", default="")
     parser.add_argument("--token", default="")
     parser.add_argument("--page-size", type=int, default=100)
@@ -183,6 +233,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--source", type=Path, help="the c1z that write copies")
     parser.add_argument("--cpu", type=int)
+    parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--profile")
     args = parser.parse_args()
     if args.cpu is not None:
@@ -193,6 +244,7 @@ def main() -> None:
         "sync": (sync, args.config, args.token, args.out, args.page_size),
         "fetch": (fetch, args.config, args.token, args.page_size),
         "write": (write, args.source, args.out),
+        "floor": (floor, args.url, args.token, args.page_size, args.concurrency),
     }
     function, *call = calls[args.mode]
     if args.profile:

@@ -45,6 +45,8 @@ from directory_server import (  # noqa: E402
 )
 
 TOKEN = "bench-token-0123456789"
+# The sync's pages in flight: pagination.concurrency, left at its default.
+FLOOR_CONCURRENCY = 4
 DEFAULT_SIZES = (10_000, 100_000)
 CONFIG = """\
 apiEndpoint: "{url}"
@@ -116,6 +118,8 @@ class Row:
     same_rows: bool | None = None
     fetch: dict[str, Any] | None = None
     write: dict[str, Any] | None = None
+    floor: dict[str, Any] | None = None
+    latency_ms: float = 0.0
 
 
 class Bench:
@@ -146,15 +150,23 @@ class Bench:
                 syncs[rate].append(self._client("sync", out, rate))
         return baselines, syncs
 
-    def parts(self, clean: Path) -> tuple[Run, Run]:
-        """Best of ``--repeat`` runs of the sync's fetch path and of its writer."""
+    def parts(self, clean: Path) -> tuple[Run, Run, dict[int, Run]]:
+        """Best of ``--repeat`` runs of the sync's fetch path, its writer, the floor.
+
+        The floor runs one page at a time and as many at a time as the sync
+        (the description's ``pagination.concurrency``).
+        """
         fetches, writes = [], []
+        floors: dict[int, list[Run]] = {1: [], FLOOR_CONCURRENCY: []}
         rewritten = self.workdir / "rewritten.c1z"
         for _ in range(self.args.repeat):
             fetches.append(self._client("fetch"))
             rewritten.unlink(missing_ok=True)  # a fresh file, as the sync writes
             writes.append(self._client("write", rewritten, source=clean))
-        return _best(fetches), _best(writes)
+            for concurrency, runs in floors.items():
+                runs.append(self._client("floor", concurrency=concurrency))
+        best_floors = {n: _best(runs) for n, runs in floors.items()}
+        return _best(fetches), _best(writes), best_floors
 
     def _client(
         self,
@@ -162,8 +174,12 @@ class Bench:
         out: Path | None = None,
         rate: float = 0.0,
         source: Path | None = None,
+        concurrency: int | None = None,
     ) -> Run:
-        self._control(f"{RESET_PATH}?fault_rate={rate}&seed={self.args.seed}")
+        self._control(
+            f"{RESET_PATH}?fault_rate={rate}&seed={self.args.seed}"
+            f"&latency_ms={self.args.latency_ms}"
+        )
         command = [
             sys.executable,
             str(HERE / "bench_clients.py"),
@@ -181,6 +197,8 @@ class Bench:
             command += ["--out", str(out)]
         if source is not None:
             command += ["--source", str(source)]
+        if concurrency is not None:
+            command += ["--concurrency", str(concurrency)]
         if mode == "sync" and self.args.profile:
             name = f"sync-{self.server.spec.users}-{rate:g}.prof"
             command += ["--profile", str(Path(self.args.profile) / name)]
@@ -259,7 +277,11 @@ def measure(users: int, groups: int, args: Any, workdir: Path) -> list[Row]:
     clean = _best(syncs[0.0])
     rows = [_row(spec, args, _best(baselines), clean, files[0.0])]
     if parts is not None:
-        fetched, written = parts
+        fetched, written, floors = parts
+        rows[0].floor = {
+            str(n): {"s": run.seconds, "cpu_s": run.output["cpu"]}
+            for n, run in floors.items()
+        }
         rows[0].fetch = {
             "s": fetched.seconds,
             "cpu_s": fetched.output["cpu"],
@@ -304,6 +326,7 @@ def _row(spec: DirectorySpec, args: Any, base: Run, sync: Run, file: Path) -> Ro
         sync_rss_mb=sync.rss_mb,
         baseline_rss_mb=base.rss_mb,
         file_mb=file.stat().st_size / 1e6,
+        latency_ms=args.latency_ms,
         throttled=sync.served["throttled"],
         retries=sync.output.get("retries", 0),
     )
@@ -319,6 +342,8 @@ HEADER = (
 def print_table(rows: list[Row]) -> None:
     """The results as quoted in benchmarks/README.md."""
     clean = [row for row in rows if not row.fault_rate]
+    if rows and rows[0].latency_ms:
+        print(f"every list answer held back {rows[0].latency_ms:g} ms by the server")
     print(HEADER)
     for row in clean:
         print(
@@ -341,22 +366,41 @@ def print_table(rows: list[Row]) -> None:
             _print_fault_row(row, same_size[0])
         if row.fetch and row.write:
             _print_parts(row, row.fetch, row.write)
+        if row.floor:
+            _print_floor(row, row.floor)
+
+
+def _share(row: Row, name: str, seconds: float, cpu: float) -> str:
+    share = seconds / row.baseline_s
+    return f"{name} {seconds:.2f} s ({share:.2f}x the baseline, {cpu:.2f} cpu s)"
 
 
 def _print_parts(row: Row, fetch: dict[str, Any], write: dict[str, Any]) -> None:
-    def part(name: str, seconds: float, cpu: float) -> str:
-        share = seconds / row.baseline_s
-        return f"{name} {seconds:.2f} s ({share:.2f}x the baseline, {cpu:.2f} cpu s)"
-
     print(
         f"the sync taken apart, {row.users:,} users: "
         + "; ".join(
             [
-                part("its fetch path alone", fetch["s"], fetch["cpu_s"]),
-                part("its c1z writer alone", write["s"], write["cpu_s"]),
-                part("the whole sync", row.sync_s, row.sync_cpu_s),
+                _share(row, "its fetch path alone", fetch["s"], fetch["cpu_s"]),
+                _share(row, "its c1z writer alone", write["s"], write["cpu_s"]),
+                _share(row, "the whole sync", row.sync_s, row.sync_cpu_s),
             ]
         )
+    )
+
+
+def _times(run: dict[str, Any]) -> tuple[float, float]:
+    return run["s"], run["cpu_s"]
+
+
+def _print_floor(row: Row, floor: dict[str, Any]) -> None:
+    """The bare AsyncClient runs: what any sync of this design costs at least."""
+    runs = [
+        _share(row, "one at a time" if n == "1" else f"{n} at a time", *_times(run))
+        for n, run in floor.items()
+    ]
+    print(
+        f"the floor, {row.users:,} users: a bare httpx.AsyncClient fetching and "
+        "parsing the same pages, nothing else: " + "; ".join(runs)
     )
 
 
@@ -397,6 +441,13 @@ def parse_args(argv: list[str] | None = None) -> Any:
         default=0.2,
         help="share of requests answered 429 in the extra run on the largest "
         "size (0 skips it)",
+    )
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="hold each list answer back this long, as a remote service "
+        "would (default 0: answer at once)",
     )
     parser.add_argument("--repeat", type=int, default=1, help="best of N runs")
     parser.add_argument("--seed", type=int, default=7)

@@ -10,6 +10,11 @@ own process so that its CPU and memory are not the client's.
 A fault mode answers a seeded share of the list requests with
 ``429 Too Many Requests`` and ``Retry-After: 0``, the way rate-limited SaaS
 APIs do (providers.md: Slack, Miro, Zoom limits), without really waiting.
+
+A latency setting holds each list answer back for a fixed time before it
+is written, the way a remote service's round trip and its own database
+query do; other connections are served meanwhile. By default the server
+answers at once, so that a benchmark measures the client's own work.
 """
 
 from __future__ import annotations
@@ -197,8 +202,19 @@ class _Handler(asyncio.Protocol):
             if len(self.buffer) < end + 4 + length:
                 return  # wait for the rest of the body
             self.buffer = self.buffer[end + 4 + length :]
-            assert self.transport is not None
-            self.transport.write(self.server.answer(head))
+            self._send(self.server.answer(head), self.server.delay_for(head))
+
+    def _send(self, response: bytes, delay: float) -> None:
+        assert self.transport is not None
+        if not delay:
+            self.transport.write(response)
+            return
+        loop = asyncio.get_running_loop()
+        loop.call_later(delay, self._write_later, response)
+
+    def _write_later(self, response: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(response)
 
 
 def _content_length(head: bytes) -> int:
@@ -219,7 +235,14 @@ class BenchServer:
         self.auth = f"authorization: bearer {token}".lower().encode()
         self.counters = Counters()
         self.fault_rate = 0.0
+        self.latency = 0.0
         self.rng = random.Random(0)
+
+    def delay_for(self, head: bytes) -> float:
+        """How long to hold back the answer: list requests only."""
+        if not self.latency or b" /_bench/" in head.split(b"\r\n", 1)[0]:
+            return 0.0
+        return self.latency
 
     def answer(self, head: bytes) -> bytes:
         """The whole HTTP response to one request head."""
@@ -242,6 +265,7 @@ class BenchServer:
     def _reset(self, query: dict[str, str]) -> bytes:
         self.counters.reset()
         self.fault_rate = float(query.get("fault_rate", 0))
+        self.latency = float(query.get("latency_ms", 0)) / 1000
         self.rng = random.Random(int(query.get("seed", 0)))
         return _response(200, b"{}")
 

@@ -44,3 +44,27 @@ def test_sync_benchmark_runs_clean_and_throttled_at_tiny_sizes(tmp_path):
     assert clean[1]["fetch"]["resources"] == 300 + 20
     assert clean[1]["write"]["rows"] > 300 + 20  # resources, entitlements, grants
     assert clean[0]["fetch"] is None and clean[0]["write"] is None
+    # And the floor: a bare AsyncClient, one page at a time and four.
+    assert set(clean[1]["floor"]) == {"1", "4"}
+    assert "the floor, 300 users" in done.stdout
+    assert clean[0]["floor"] is None
+
+
+def test_sync_benchmark_holds_answers_back_when_asked(tmp_path):
+    # 5 pages of 100 users and 1 of groups, each answer held back 100 ms:
+    # the sequential baseline cannot take less than 0.6 s.
+    command = [
+        sys.executable,
+        str(SCRIPT),
+        *("--users", "500", "--groups", "10"),
+        *("--faults", "0", "--latency-ms", "100", "--no-parts", "--json"),
+    ]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=240, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+
+    (row,) = json.loads(done.stdout.splitlines()[-1])["rows"]
+    assert "every list answer held back 100 ms" in done.stdout
+    assert row["latency_ms"] == 100 and row["pages"] == 6
+    assert row["baseline_s"] >= 0.6
