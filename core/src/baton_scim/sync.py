@@ -211,14 +211,19 @@ async def sync_into(
 ) -> SyncSummary:
     """Run a whole sync into ``settings.file``; the old file stays on failure."""
     started = time.perf_counter()
+    written: SyncSummary | None = None
     with _heap_set_aside():
-        async with _client(context, settings) as client:
+        client = _client(context, settings)
+        try:
             with C1zWriter(settings.file) as writer:
                 summary = await Sync(context, client, writer, on_page).run()
                 summary.file = writer.finish()
                 summary.sync_id = writer.sync_id
-            summary.requests = client.stats.requests
-            summary.retries = client.stats.retries
+                written = summary
+        finally:
+            await _close(client, written)
+    summary.requests = client.stats.requests
+    summary.retries = client.stats.retries
     summary.seconds = time.perf_counter() - started
     logger.info(
         "synced %d users, %d groups, %d roles in %.1fs (%d requests)",
@@ -246,6 +251,26 @@ def _heap_set_aside() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+async def _close(client: ScimClient, written: SyncSummary | None) -> None:
+    """Close the client; a signal that comes once the file is written undoes nothing.
+
+    ``finish()`` does not await, so a SIGINT or SIGTERM that arrives while
+    it replaces the file is delivered here, after the rename. The new file
+    is then complete: the run reports it as written, not as interrupted,
+    whose message would say the previous file was kept.
+    """
+    try:
+        await client.aclose()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if written is None or task is None:
+            raise
+        task.uncancel()
+        logger.warning(
+            "stopped after %s was written: the sync is complete", written.file
+        )
 
 
 def _client(context: ProviderContext, settings: Settings) -> ScimClient:

@@ -389,18 +389,22 @@ def run_async(factory: Callable[[], Awaitable[T]], timeout: float | None = None)
 
 
 async def _guarded(factory: Callable[[], Awaitable[T]], timeout: float | None) -> T:
+    """Run the work as a task of its own, which a signal cancels.
+
+    The signal cancels the work, not this task waiting on it: work that has
+    already written its file may then finish and say so (sync_into does).
+    """
     loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
+    work = asyncio.ensure_future(_awaited(factory))
     received: list[int] = []
 
     def stop(signum: int) -> None:
         received.append(signum)
-        if task is not None:
-            task.cancel()
+        work.cancel()
 
     installed = _install(loop, stop)
     try:
-        return await asyncio.wait_for(_awaited(factory), timeout)
+        return await asyncio.wait_for(work, timeout)
     except TimeoutError:
         raise BatonScimError(
             f"the run took longer than {timeout:.0f}s",
