@@ -10,9 +10,11 @@ of them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 from baton_scim.errors import ProtocolError
@@ -32,12 +34,14 @@ from tests.support.fake_scim import (
     serve_page_twice,
 )
 from tests.support.hostile import (
+    SCIM2_SERVER,
     description,
     make_users,
     one_error_line,
     sync,
     warnings_of,
 )
+from tests.support.scim_server import ScimServer, seed_directory
 from tests.support.snapshot import snapshot
 
 TOKEN = "paging-token-1"
@@ -314,3 +318,60 @@ async def test_a_listing_that_never_ends_stops_at_the_page_budget(tmp_path):
 
     assert "GET /scim/v2/Users: still paging after 30 pages" in str(caught.value)
     assert len(server.requests) == 30
+
+
+class HoldSecondPage:
+    """WSGI middleware: GET /Users?startIndex=11 waits for the last page.
+
+    It stands for a service whose answers take uneven times (one slow
+    shard, one page with heavy members). The second page is held until the
+    last one has been asked for, or ``seconds`` pass.
+    """
+
+    def __init__(self, last_start: str, seconds: float) -> None:
+        self.app: Any = None
+        self.last_start = last_start
+        self.seconds = seconds
+        self.last_asked = threading.Event()
+        self.held_second = threading.Event()
+        self.last_asked_while_held = False
+
+    def wrap(self, app: Any) -> HoldSecondPage:
+        self.app = app
+        return self
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
+        if environ.get("PATH_INFO", "").endswith("/Users"):
+            start = query.get("startIndex")
+            if start == self.last_start:
+                self.last_asked.set()
+            elif start == "11":
+                self.held_second.set()
+                self.last_asked_while_held = self.last_asked.wait(self.seconds)
+        return self.app(environ, start_response)
+
+
+async def test_one_slow_page_does_not_hold_back_the_pages_after_it(tmp_path):
+    # 120 users at 10 a page, 2 requests at a time: the last page (start
+    # 111) is asked for while the second (start 11) is still unanswered.
+    # Batches of pages, each awaited whole, would wait out the hold.
+    hold = HoldSecondPage(last_start="111", seconds=10)
+    with ScimServer(TOKEN, app_wrapper=hold.wrap) as server:
+        seed_directory(server, users=120, groups=1)
+        config = description(
+            tmp_path,
+            server.url,
+            base=SCIM2_SERVER,
+            pagination={"pageSize": 10, "concurrency": 2},
+        )
+        credentials = Credentials(api_key=SecretStr(TOKEN))
+        context = prepare(Settings(scim_config=config, credentials=credentials))
+        async with ScimClient(context, context.options["auth"]) as client:
+            lister = Lister(client, context, "Users")
+            ids = [user["id"] async for page in lister.pages() for user in page]
+
+    assert hold.held_second.is_set()
+    assert hold.last_asked_while_held
+    assert len(set(ids)) == len(ids) == 120
+    assert lister.state.pages == 12 and lister.state.passes == 1

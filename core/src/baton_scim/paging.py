@@ -39,6 +39,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from .errors import ProtocolError
@@ -53,6 +54,9 @@ PageCallback = Callable[["ListingState"], None]
 SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 #: 10 million resources at 100 a page: beyond any directory, short of forever.
 MAX_PAGES = 100_000
+#: Pages started per request the service may have in flight: the spare
+#: ones are asked for while the sync maps a page that has arrived.
+WINDOW_PER_REQUEST = 2
 _CHANGED = (
     "the directory changed while it was listed twice; a resource moved "
     "between pages may be missing: run the sync again for a settled picture"
@@ -392,26 +396,33 @@ class Lister:
     ) -> AsyncIterator[tuple[list[dict[str, Any]], int]]:
         """Fetch the pages in [start, total], a few at a time.
 
-        Tasks accept their pages before this generator yields them, so the
-        listing may stop early only between batches, never inside one.
+        A sliding window: the next page is asked for as soon as one arrives,
+        so the service always has work and no more parsed pages wait than
+        the window holds. Tasks accept their pages before this generator
+        yields them, so a task is never cancelled once started (it may hold
+        a page already counted); stopping early means starting no more.
         """
         step = self.step
-        starts = list(range(start, total + 1, step))
-        for batch_start in range(0, len(starts), self.concurrency * 4):
-            if stop_early and self._settled():
-                return
-            batch = starts[batch_start : batch_start + self.concurrency * 4]
-            tasks = [
-                asyncio.create_task(self._span(s, min(s + step, total + 1)))
-                for s in batch
-            ]
-            try:
-                for task in asyncio.as_completed(tasks):
-                    for resources, end in await task:
+        starts = iter(range(start, total + 1, step))
+        window = self.concurrency * WINDOW_PER_REQUEST
+        running: set[asyncio.Task[list[tuple[list[dict[str, Any]], int]]]] = set()
+        try:
+            while True:
+                if not (stop_early and self._settled()):
+                    for first in islice(starts, window - len(running)):
+                        end = min(first + step, total + 1)
+                        running.add(asyncio.create_task(self._span(first, end)))
+                if not running:
+                    return
+                done, running = await asyncio.wait(
+                    running, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in done:
+                    for resources, end in task.result():
                         yield resources, end
-            finally:
-                for task in tasks:
-                    task.cancel()
+        finally:
+            for task in running:
+                task.cancel()
 
     async def _span(
         self, start: int, end: int
