@@ -10,6 +10,8 @@ of them.
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -375,3 +377,33 @@ async def test_one_slow_page_does_not_hold_back_the_pages_after_it(tmp_path):
     assert hold.last_asked_while_held
     assert len(set(ids)) == len(ids) == 120
     assert lister.state.pages == 12 and lister.state.passes == 1
+
+
+async def test_pages_failing_together_leave_no_unread_task_error(tmp_path):
+    # Several pages fail in the same moment (a service falling over): the
+    # listing raises the first failure, and asyncio must have nothing left
+    # to report about the others ("Task exception was never retrieved"
+    # prints a traceback on stderr after the one error line).
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _, context: reported.append(context))
+
+    async def failing_span(self, start, end):
+        await asyncio.sleep(0)  # every span fails in the same loop turn
+        raise ProtocolError(f"page at {start} failed")
+
+    with FakeScim(make_users(100), [], token=TOKEN) as server:
+        pagination = {"pageSize": 10, "concurrency": 4}
+        config = description(tmp_path, server.url, pagination=pagination)
+        credentials = Credentials(api_key=SecretStr(TOKEN))
+        context = prepare(Settings(scim_config=config, credentials=credentials))
+        async with ScimClient(context, context.options["auth"]) as client:
+            lister = Lister(client, context, "Users")
+            lister._span = failing_span.__get__(lister)
+            with pytest.raises(ProtocolError, match="failed"):
+                async for _ in lister.pages():
+                    pass
+    gc.collect()
+    await asyncio.sleep(0)
+
+    assert reported == []

@@ -51,6 +51,7 @@ from .provider import ListPage, ProviderContext
 logger = logging.getLogger(__name__)
 
 PageCallback = Callable[["ListingState"], None]
+_SpanTask = asyncio.Task[list[tuple[list[dict[str, Any]], int]]]
 SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 #: 10 million resources at 100 a page: beyond any directory, short of forever.
 MAX_PAGES = 100_000
@@ -405,7 +406,8 @@ class Lister:
         step = self.step
         starts = iter(range(start, total + 1, step))
         window = self.concurrency * WINDOW_PER_REQUEST
-        running: set[asyncio.Task[list[tuple[list[dict[str, Any]], int]]]] = set()
+        running: set[_SpanTask] = set()
+        done: set[_SpanTask] = set()
         try:
             while True:
                 if not (stop_early and self._settled()):
@@ -417,12 +419,11 @@ class Lister:
                 done, running = await asyncio.wait(
                     running, return_when=asyncio.FIRST_COMPLETED
                 )
-                for task in done:
-                    for resources, end in task.result():
+                while done:
+                    for resources, end in done.pop().result():
                         yield resources, end
         finally:
-            for task in running:
-                task.cancel()
+            _discard(running | done)
 
     async def _span(
         self, start: int, end: int
@@ -520,6 +521,20 @@ class Lister:
     def _warn(self, message: str) -> None:
         logger.warning(message)
         self.state.warnings.append(message)
+
+
+def _discard(tasks: set[_SpanTask]) -> None:
+    """Cancel the spans still running; read the failures of those that ended.
+
+    When several pages fail at once, the first failure ends the listing;
+    an ended task whose failure nobody reads makes asyncio print it with
+    its traceback after the run's one error line.
+    """
+    for task in tasks:
+        if not task.done():
+            task.cancel()
+        elif not task.cancelled():
+            task.exception()
 
 
 def _id_path(provider: ProviderContext, endpoint: str) -> JsonPath:
