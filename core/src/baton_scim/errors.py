@@ -101,13 +101,18 @@ class C1zError(BatonScimError):
     """The c1z file cannot be read or written."""
 
 
+SYNC_INTERRUPTED = (
+    "run it again; an interrupted sync leaves the previous file as it was"
+)
+
+
 class Interrupted(BatonScimError):
     """A signal stopped the run; the exit code follows the shell convention."""
 
-    def __init__(self, signum: int) -> None:
+    def __init__(self, signum: int, hint: str | None = None) -> None:
         super().__init__(
             f"interrupted by {_signal_name(signum)}",
-            hint="run it again; an interrupted sync leaves the previous file as it was",
+            hint=hint or SYNC_INTERRUPTED,
         )
         self.exit_code = 128 + signum
 

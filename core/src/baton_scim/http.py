@@ -394,6 +394,27 @@ class ScimClient:
             ) from None
 
 
+async def close_after(client: ScimClient, done: str | None) -> None:
+    """Close the client; a signal that comes once the work is done undoes nothing.
+
+    ``done`` says what happened (``"the sync was written to sync.c1z"``),
+    or is None while nothing has happened. What the work does after its
+    last request (renaming the c1z, judging the answer to a PATCH) does
+    not await, so a SIGINT or SIGTERM arriving then is delivered at the
+    close's first suspension (over TLS it waits for close_notify). The
+    work is done by then: the run reports it as done, with a warning,
+    rather than as interrupted.
+    """
+    try:
+        await client.aclose()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if done is None or task is None:
+            raise
+        task.uncancel()
+        logger.warning("a signal came after %s; the run had finished", done)
+
+
 def _request_rate(provider: ProviderContext) -> RequestRate | None:
     limit = provider.config.http.rate_limit
     if limit is None:

@@ -40,7 +40,7 @@ from .errors import (
     ServiceError,
     TransportError,
 )
-from .http import ScimClient
+from .http import ScimClient, close_after
 from .mapping import as_id
 from .provider import ProviderContext
 from .records import RoleRef
@@ -510,8 +510,13 @@ async def carry_out(
         transport=settings.transport,
         verify=settings.verify,
     )
-    async with client:
-        return await Provisioner(context, client, source).run(kind, ref)
+    done: str | None = None
+    try:
+        outcome = await Provisioner(context, client, source).run(kind, ref)
+        done = f"the {kind} was carried out ({outcome.line})"
+        return outcome
+    finally:
+        await close_after(client, done)
 
 
 def check_available(

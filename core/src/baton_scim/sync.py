@@ -19,7 +19,7 @@ from typing import Any
 
 from . import baton, defaults
 from .c1z import C1zWriter
-from .http import ScimClient
+from .http import ScimClient, close_after
 from .paging import Lister, ListingState
 from .provider import ProviderContext
 from .records import GroupRecord, GroupRef, RoleRef, UserRecord
@@ -211,7 +211,7 @@ async def sync_into(
 ) -> SyncSummary:
     """Run a whole sync into ``settings.file``; the old file stays on failure."""
     started = time.perf_counter()
-    written: SyncSummary | None = None
+    done: str | None = None
     with _heap_set_aside():
         client = _client(context, settings)
         try:
@@ -219,9 +219,9 @@ async def sync_into(
                 summary = await Sync(context, client, writer, on_page).run()
                 summary.file = writer.finish()
                 summary.sync_id = writer.sync_id
-                written = summary
+                done = f"the sync was written to {summary.file}"
         finally:
-            await _close(client, written)
+            await close_after(client, done)
     summary.requests = client.stats.requests
     summary.retries = client.stats.retries
     summary.seconds = time.perf_counter() - started
@@ -251,26 +251,6 @@ def _heap_set_aside() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
-
-
-async def _close(client: ScimClient, written: SyncSummary | None) -> None:
-    """Close the client; a signal that comes once the file is written undoes nothing.
-
-    ``finish()`` does not await, so a SIGINT or SIGTERM that arrives while
-    it replaces the file is delivered here, after the rename. The new file
-    is then complete: the run reports it as written, not as interrupted,
-    whose message would say the previous file was kept.
-    """
-    try:
-        await client.aclose()
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if written is None or task is None:
-            raise
-        task.uncancel()
-        logger.warning(
-            "stopped after %s was written: the sync is complete", written.file
-        )
 
 
 def _client(context: ProviderContext, settings: Settings) -> ScimClient:

@@ -383,12 +383,22 @@ def failures(state: State) -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def run_async(factory: Callable[[], Awaitable[T]], timeout: float | None = None) -> T:
-    """Run a coroutine; SIGINT/SIGTERM cancel it cleanly (exit 130/143)."""
-    return asyncio.run(_guarded(factory, timeout))
+def run_async(
+    factory: Callable[[], Awaitable[T]],
+    timeout: float | None = None,
+    interrupted_hint: str | None = None,
+) -> T:
+    """Run a coroutine; SIGINT/SIGTERM cancel it cleanly (exit 130/143).
+
+    ``interrupted_hint`` says what to do after an interruption (by default,
+    the sync's: the previous file was kept).
+    """
+    return asyncio.run(_guarded(factory, timeout, interrupted_hint))
 
 
-async def _guarded(factory: Callable[[], Awaitable[T]], timeout: float | None) -> T:
+async def _guarded(
+    factory: Callable[[], Awaitable[T]], timeout: float | None, hint: str | None
+) -> T:
     """Run the work as a task of its own, which a signal cancels.
 
     The signal cancels the work, not this task waiting on it: work that has
@@ -412,7 +422,7 @@ async def _guarded(factory: Callable[[], Awaitable[T]], timeout: float | None) -
         ) from None
     except asyncio.CancelledError:
         if received:
-            raise Interrupted(received[0]) from None
+            raise Interrupted(received[0], hint) from None
         raise
     finally:
         for signum in installed:

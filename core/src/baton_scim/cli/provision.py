@@ -26,6 +26,12 @@ from ..settings import Settings
 from . import output
 from .app import State, app, failures, run_async
 
+# A change reads its target first: run again, one already made says so.
+INTERRUPTED = (
+    "run it again; it reads the target first, so a change the service already "
+    "made is reported as already granted or revoked"
+)
+
 
 @dataclass(frozen=True)
 class OneShot:
@@ -114,6 +120,7 @@ def carry_out_one(state: State, shot: OneShot) -> None:
     outcome = run_async(
         lambda: carry_out(context, settings, shot.kind, ref),
         timeout=settings.run_timeout_seconds,
+        interrupted_hint=INTERRUPTED,
     )
     output.stdout.print(outcome.line, markup=False, highlight=False)
 
