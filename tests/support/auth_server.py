@@ -68,7 +68,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import yaml
-from baton_scim.serving import Background
+from baton_scim.serving import Served
 
 from .fake_scim import RecordedRequest, status_phrase
 from .scim_server import ScimServer, read_environ
@@ -107,23 +107,16 @@ class TlsFiles:
     key: Path
 
 
-class LocalServer:
+class LocalServer(Served):
     """Serves a WSGI app on a free port of 127.0.0.1, over TLS when given files."""
 
     def __init__(self, app: WSGIApplication, tls: TlsFiles | None = None) -> None:
         self.app = app
         self.tls = tls
         self._origin = ""
-        self._serving: Background | None = None
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def start(self) -> Self:
-        """Listen, wrap the socket in TLS when asked, and serve in a thread."""
+    def listen(self) -> tuple[WSGIServer, str]:
+        """Listen on a free port, the socket wrapped in TLS when asked."""
         server = make_server(
             "127.0.0.1", 0, self.app, server_class=_Threading, handler_class=_Quiet
         )
@@ -137,14 +130,7 @@ class LocalServer:
             )
         scheme = "https" if self.tls else "http"
         self._origin = f"{scheme}://127.0.0.1:{server.server_port}"
-        self._serving = Background(server, f"local-{scheme}-{server.server_port}")
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port."""
-        if self._serving is not None:
-            self._serving.stop()
-            self._serving = None
+        return server, f"local-{scheme}-{server.server_port}"
 
     @property
     def origin(self) -> str:

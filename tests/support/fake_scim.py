@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Literal, Self
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from baton_scim.serving import Background
+from baton_scim.serving import Served
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -622,7 +622,7 @@ _OPERATIONS: dict[str, Callable[[dict[str, Any], _Path, Any], None]] = {
 # -- The server ----------------------------------------------------------------
 
 
-class FakeScim:
+class FakeScim(Served):
     """A threaded SCIM server on 127.0.0.1 serving raw resources from memory.
 
     Every knob is off by default:
@@ -689,7 +689,6 @@ class FakeScim:
         self._versions = itertools.count(1)
         self.users = [self._with_meta(user, "User") for user in users]
         self.groups = [self._with_meta(group, "Group") for group in groups]
-        self._serving: Background | None = None
 
     @classmethod
     def from_file(
@@ -701,31 +700,11 @@ class FakeScim:
 
     # -- Life cycle --
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def start(self) -> Self:
-        """Listen on a free port of 127.0.0.1 and serve in a daemon thread."""
+    def listen(self) -> tuple[_FakeHTTPServer, str]:
+        """The fake on a free port of 127.0.0.1."""
         server = _FakeHTTPServer(("127.0.0.1", 0), _Handler)
         server.fake = self
-        self._serving = Background(server, f"fake-scim-{server.server_port}")
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port."""
-        if self._serving is not None:
-            self._serving.stop()
-            self._serving = None
-
-    @property
-    def port(self) -> int:
-        """The port the server listens on."""
-        if self._serving is None:
-            raise RuntimeError("FakeScim is not started")
-        return self._serving.port
+        return server, f"fake-scim-{server.server_port}"
 
     @property
     def url(self) -> str:

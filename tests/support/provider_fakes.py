@@ -15,7 +15,7 @@ import json
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from baton_scim.http import ScimClient
@@ -23,13 +23,14 @@ from baton_scim.provider import Credentials, ProviderContext
 from baton_scim.provisioning import Action, Change, ProvisioningRequest
 from baton_scim.records import RoleRef
 from baton_scim.runtime import prepare
+from baton_scim.serving import Served
 from baton_scim.settings import Settings
 from pydantic import SecretStr
 
 from .fake_scim import RecordedRequest
 
 
-class TokenEndpoint:
+class TokenEndpoint(Served):
     """An OAuth2 token endpoint that issues ``<prefix>-<n>`` tokens.
 
     ``token`` makes it issue that one token every time instead (the token a
@@ -55,29 +56,18 @@ class TokenEndpoint:
         self.requests: list[RecordedRequest] = []
         self.issued: list[str] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
 
-    def __enter__(self) -> Self:
+    def listen(self) -> tuple[ThreadingHTTPServer, str]:
+        """The token endpoint on a free port of 127.0.0.1."""
         server = ThreadingHTTPServer(("127.0.0.1", 0), _TokenHandler)
         server.daemon_threads = True
         server.endpoint = self  # type: ignore[attr-defined]
-        self._server = server
-        threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        return server, f"token-endpoint-{server.server_port}"
 
     @property
     def url(self) -> str:
         """The token URL, such as http://127.0.0.1:PORT/oauth/token."""
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}{self.path}"
+        return f"http://127.0.0.1:{self.port}{self.path}"
 
     def answer(self, request: RecordedRequest) -> tuple[int, dict[str, Any]]:
         """Record a token request and issue the next token, or refuse it."""

@@ -49,7 +49,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import httpx
-from baton_scim.serving import Background
+from baton_scim.serving import Served
 from scim2_models import Pagination, ScimProvider
 from scim2_server.memory import InMemoryStorage
 from scim2_server.testserver.application import (
@@ -85,7 +85,7 @@ AppWrapper = Callable[[WSGIApplication], WSGIApplication]
 # -- The server ----------------------------------------------------------------
 
 
-class ScimServer:
+class ScimServer(Served):
     """A scim2-server with in-memory storage on 127.0.0.1, as a context manager.
 
     ``url`` is the base of the SCIM endpoints (``http://127.0.0.1:PORT/v2``).
@@ -109,16 +109,9 @@ class ScimServer:
         self.app: WSGIApplication = self.scim_app
         if app_wrapper is not None:
             self.app = app_wrapper(self.scim_app)
-        self._serving: Background | None = None
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def start(self) -> Self:
-        """Listen on a free port of 127.0.0.1 and serve in a daemon thread."""
+    def listen(self) -> tuple[WSGIServer, str]:
+        """scim2-server (behind any wrapper) on a free port of 127.0.0.1."""
         server = make_server(
             "127.0.0.1",
             0,
@@ -126,21 +119,7 @@ class ScimServer:
             server_class=_ThreadingWSGIServer,
             handler_class=_QuietHandler,
         )
-        self._serving = Background(server, f"scim2-server-{server.server_port}")
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port."""
-        if self._serving is not None:
-            self._serving.stop()
-            self._serving = None
-
-    @property
-    def port(self) -> int:
-        """The port the server listens on."""
-        if self._serving is None:
-            raise RuntimeError("ScimServer is not started")
-        return self._serving.port
+        return server, f"scim2-server-{server.server_port}"
 
     @property
     def url(self) -> str:

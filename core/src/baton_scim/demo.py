@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from socketserver import ThreadingMixIn
-from typing import Any, Self
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import httpx
@@ -35,7 +35,7 @@ from .logs import redactor
 from .plugins import Registry
 from .provider import Credentials, Provider, read_package_description
 from .records import snake_case
-from .serving import Background
+from .serving import Served
 from .settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -284,7 +284,7 @@ def new_token() -> SecretStr:
     return SecretStr(token)
 
 
-class DemoServer:
+class DemoServer(Served):
     """scim2-server with in-memory storage on 127.0.0.1, as a context manager.
 
     Resource IDs come from the seed, so that the same seed gives the same
@@ -294,16 +294,9 @@ class DemoServer:
     def __init__(self, seed: int = DEFAULT_SEED) -> None:
         self.token = new_token()
         self.application = _application(self.token, seed)
-        self._serving: Background | None = None
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def start(self) -> Self:
-        """Listen on a free port of 127.0.0.1 and serve from a daemon thread."""
+    def listen(self) -> tuple[WSGIServer, str]:
+        """scim2-server on a free port of 127.0.0.1."""
         server = make_server(
             "127.0.0.1",
             0,
@@ -311,22 +304,13 @@ class DemoServer:
             server_class=_ThreadingServer,
             handler_class=_QuietHandler,
         )
-        self._serving = Background(server, "baton-scim-demo-server")
-        logger.debug("demo SCIM server listening on %s", self.url)
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port."""
-        if self._serving is not None:
-            self._serving.stop()
-            self._serving = None
+        logger.debug("demo SCIM server listening on port %d", server.server_port)
+        return server, "baton-scim-demo-server"
 
     @property
     def url(self) -> str:
         """The base URL of the SCIM endpoints."""
-        if self._serving is None:
-            raise RuntimeError("the demo server is not running")
-        return f"http://127.0.0.1:{self._serving.port}/v2"
+        return f"http://127.0.0.1:{self.port}/v2"
 
     def client(self) -> httpx.Client:
         """An httpx client on ``url`` that sends the bearer token."""
