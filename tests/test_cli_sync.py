@@ -11,7 +11,7 @@ from baton_scim.sync import SyncSummary
 from rich.console import Console
 
 from tests.support.cli import run_cli
-from tests.support.fake_scim import FakeScim
+from tests.support.fake_scim import CannedFault, FakeScim, Response
 
 TOKEN = "ref-token"
 
@@ -63,28 +63,56 @@ def test_environment_variables_drive_a_sync(
     assert result.stdout == ""  # Baton connectors print nothing on a sync
 
 
-def test_json_logs_are_one_object_per_line(
-    reference_directory, reference_config, tmp_path
-):
+def _json_log_of_sync(directory, config, tmp_path, *extra: str, faults=()):
     with FakeScim(
-        reference_directory["Users"], reference_directory["Groups"], token=TOKEN
+        directory["Users"], directory["Groups"], token=TOKEN, faults=faults
     ) as server:
         result = run_cli(
             "--scim-config",
-            str(reference_config(server.url)),
+            str(config(server.url)),
             "--api-key",
             TOKEN,
             "-f",
             str(tmp_path / "s.c1z"),
             "--log-format",
             "json",
+            *extra,
         )
     assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
 
-    entries = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
-    requests = [e for e in entries if e["msg"].startswith("GET ")]
-    assert requests and all(e["level"] == "info" for e in requests)
+
+def test_json_logs_are_one_object_per_line(
+    reference_directory, reference_config, tmp_path
+):
+    entries = _json_log_of_sync(reference_directory, reference_config, tmp_path)
+
+    # At the default level a sync says what it did, not every answer.
+    assert [e for e in entries if e["msg"].startswith("GET ")] == []
     assert any("synced 7 users, 4 groups, 5 roles" in e["msg"] for e in entries)
+
+
+def test_every_answer_is_logged_at_debug_and_error_answers_at_info(
+    reference_directory, reference_config, tmp_path
+):
+    # One 503 on the first user page (a service shedding load), then retried.
+    fault = CannedFault(
+        lambda request: Response.error_reply(503, "busy"),
+        path_contains="/Users",
+        times=1,
+    )
+    entries = _json_log_of_sync(
+        reference_directory, reference_config, tmp_path, faults=[fault]
+    )
+    answers = [e for e in entries if e["msg"].startswith("GET ")]
+    assert [(e["level"], e["msg"].split()[2]) for e in answers] == [("info", "503")]
+
+    entries = _json_log_of_sync(
+        reference_directory, reference_config, tmp_path, "--log-level", "debug"
+    )
+    answers = [e for e in entries if e["msg"].startswith("GET ")]
+    assert answers and all(e["level"] == "debug" for e in answers)
+    assert {e["msg"].split()[2] for e in answers} == {"200"}
 
 
 def test_progress_shows_items_and_pages_against_totals():

@@ -199,8 +199,12 @@ class ScimClient:
         self._observe(outcome, generation)
 
         if isinstance(outcome, httpx.Response):
+            # A line per answer is detail: a 100k-user sync makes a thousand,
+            # which would bury the progress display. Error answers stay in view.
             elapsed = (time.perf_counter() - started) * 1000
-            logger.info("%s %d %.0fms", _label(request), outcome.status_code, elapsed)
+            level = logging.INFO if outcome.status_code >= 400 else logging.DEBUG
+            shown = _label(request)
+            logger.log(level, "%s %d %.0fms", shown, outcome.status_code, elapsed)
         else:
             logger.info("%s failed: %s", _label(request), _describe(outcome))
         return outcome
