@@ -124,7 +124,7 @@ def test_a_signal_while_the_file_is_replaced_reports_the_sync_written(
 
     assert result.exit_code == 0, result.output
     assert "interrupted" not in result.output
-    assert "a signal came after the sync was written to" in result.stderr
+    assert "asked to stop after the sync was written to" in result.stderr
     assert out.read_bytes() != OLD_BYTES
     with C1zReader(out) as reader:
         assert [run.ended_at is not None for run in reader.syncs()] == [True, True]

@@ -69,7 +69,7 @@ def test_a_signal_after_the_change_reports_it_made(
 
     engineering = world.group_entitlement("Engineering")
     assert_one_line(result, f"granted {engineering} to user:{world.users['dave']}")
-    assert "a signal came after the grant was carried out" in result.stderr
+    assert "asked to stop after the grant was carried out" in result.stderr
     assert "interrupted" not in result.output
     assert world.member_names("Engineering") == {"alice", "bob", "carol", "dave"}
 

@@ -416,7 +416,7 @@ async def close_after(client: ScimClient, done: str | None) -> None:
         if done is None or task is None:
             raise
         task.uncancel()
-        logger.warning("a signal came after %s; the run had finished", done)
+        logger.warning("asked to stop after %s; that stands", done)
 
 
 def _request_rate(provider: ProviderContext) -> RequestRate | None:

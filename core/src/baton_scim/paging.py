@@ -400,8 +400,10 @@ class Lister:
         A sliding window: the next page is asked for as soon as one arrives,
         so the service always has work and no more parsed pages wait than
         the window holds. Tasks accept their pages before this generator
-        yields them, so a task is never cancelled once started (it may hold
-        a page already counted); stopping early means starting no more.
+        yields them, so stopping early (everything announced has arrived)
+        means starting no more, never cancelling a task that may hold a
+        page already counted. Only a listing that fails or is abandoned
+        cancels what still runs.
         """
         step = self.step
         starts = iter(range(start, total + 1, step))

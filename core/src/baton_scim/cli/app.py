@@ -401,8 +401,9 @@ async def _guarded(
 ) -> T:
     """Run the work as a task of its own, which a signal cancels.
 
-    The signal cancels the work, not this task waiting on it: work that has
-    already written its file may then finish and say so (sync_into does).
+    The signal cancels the work, not this task waiting on it: work that is
+    already done may then finish and say so (the sync once its file is
+    written, a grant once the service made it: http.close_after).
     """
     loop = asyncio.get_running_loop()
     work = asyncio.ensure_future(_awaited(factory))
