@@ -388,16 +388,12 @@ def _print_parts(row: Row, fetch: dict[str, Any], write: dict[str, Any]) -> None
     )
 
 
-def _times(run: dict[str, Any]) -> tuple[float, float]:
-    return run["s"], run["cpu_s"]
-
-
 def _print_floor(row: Row, floor: dict[str, Any]) -> None:
     """The bare AsyncClient runs: what any sync of this design costs at least."""
-    runs = [
-        _share(row, "one at a time" if n == "1" else f"{n} at a time", *_times(run))
-        for n, run in floor.items()
-    ]
+    runs = []
+    for n, run in floor.items():
+        label = "one at a time" if n == "1" else f"{n} at a time"
+        runs.append(_share(row, label, run["s"], run["cpu_s"]))
     print(
         f"the floor, {row.users:,} users: a bare httpx.AsyncClient fetching and "
         "parsing the same pages, nothing else: " + "; ".join(runs)
